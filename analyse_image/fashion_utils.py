@@ -1,0 +1,1241 @@
+"""Fonctions utilitaires du laboratoire « Analyse d'image » (Fashion-MNIST).
+
+Les deux carnets, classification.ipynb et test_model.ipynb, importent ce module :
+
+    import fashion_utils as fu
+
+Sections : classes ; données (fichiers IDX officiels -> CSV du labo, chargement vérifié) ;
+réseaux du labo et augmentation ; évaluation et graphiques ; sauvegarde du modèle ;
+photos (ouverture robuste, préparation du labo) et affichage des verdicts.
+"""
+import csv
+import gzip
+import hashlib
+import http.client
+import json
+import math
+import os
+import shutil
+import time
+import urllib.request
+import uuid
+import warnings
+import zipfile
+import zlib
+from pathlib import Path
+from types import MappingProxyType
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+from matplotlib import pyplot as plt
+from PIL import Image, ImageFilter, ImageOps
+from sklearn import metrics
+
+import keras
+from keras import layers
+
+# ---------------------------------------------------------------------------
+# Classes de Fashion-MNIST
+# ---------------------------------------------------------------------------
+
+#: Noms des classes tels que le carnet test_model.ipynb les affiche (ordre des labels 0 à 9).
+CLASSES = ["Un T-shirt/haut",
+           "Un pantalon",
+           "Un pull",
+           "Une robe",
+           "Un manteau",
+           "Des sandales",
+           "Une chemise",
+           "Des baskets",
+           "Un sac",
+           "Des bottes de cheville"]
+
+#: Noms courts, pour les axes des graphiques (la liste des labels du labo).
+NOMS_COURTS = ["T-shirt/haut", "Pantalon", "Pull", "Robe", "Manteau",
+               "Sandales", "Chemise", "Baskets", "Sac", "Bottes de cheville"]
+
+IMAGE_SIZE = 28
+INPUT_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 1)
+
+
+# --------------------------------------------------------------------------
+# Données : fichiers IDX officiels, CSV du TP, cache binaire
+# --------------------------------------------------------------------------
+
+TRAIN_IMAGES_FILE = "train-images-idx3-ubyte.gz"
+TRAIN_LABELS_FILE = "train-labels-idx1-ubyte.gz"
+TEST_IMAGES_FILE = "t10k-images-idx3-ubyte.gz"
+TEST_LABELS_FILE = "t10k-labels-idx1-ubyte.gz"
+IDX_FILE_NAMES = (TRAIN_IMAGES_FILE, TRAIN_LABELS_FILE, TEST_IMAGES_FILE, TEST_LABELS_FILE)
+
+# md5 du contenu DÉCOMPRESSÉ (les .gz de Debian ont d'autres en-têtes gzip).
+IDX_MD5 = MappingProxyType({
+    TEST_IMAGES_FILE: "8181f5470baa50b63fa0f6fddb340f0a",
+    TEST_LABELS_FILE: "15d484375f8d13e6eb1aabb0c3f46965",
+    TRAIN_IMAGES_FILE: "f4a8712d7a061bf5bd6d2ca38dc4d50a",
+    TRAIN_LABELS_FILE: "9018921c3c673c538a1fc5bad174d6f9",
+})
+IDX_BASE_URLS = (
+    "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+    "https://storage.googleapis.com/tensorflow/tf-keras-datasets/",
+)
+DEBIAN_IDX_DIR = Path("/usr/share/datasets/fashion-mnist")
+IDX_DIR_ENV_VAR = "FASHION_MNIST_DIR"
+DOWNLOAD_TIMEOUT_S = 60
+
+IDX_MAGIC_IMAGES = 0x00000803
+IDX_MAGIC_LABELS = 0x00000801
+_IDX_NDIM_BY_MAGIC = {IDX_MAGIC_IMAGES: 3, IDX_MAGIC_LABELS: 1}
+
+TRAIN_CSV_NAME = "fashion-mnist_train.csv"
+TEST_CSV_NAME = "fashion-mnist_test.csv"
+N_PIXELS = 28 * 28
+N_CLASSES = 10
+CSV_COLUMNS = ("label",) + tuple(f"pixel{i}" for i in range(1, N_PIXELS + 1))
+_CACHE_FORMAT_VERSION = 1
+
+# partie -> (images IDX, étiquettes IDX, CSV)
+_SPLIT_FILES = {
+    "train": (TRAIN_IMAGES_FILE, TRAIN_LABELS_FILE, TRAIN_CSV_NAME),
+    "test": (TEST_IMAGES_FILE, TEST_LABELS_FILE, TEST_CSV_NAME),
+}
+
+_FIX_IDX_HINT = (
+    "Supprimez ce fichier (s'il avait été téléchargé, il le sera de nouveau) "
+    "ou remplacez-le par une copie intacte."
+)
+_FIX_CSV_HINT = (
+    "Corrigez ce CSV, ou supprimez-le : ensure_csv_files / load_lab_data le "
+    "reconstruira à partir des fichiers IDX officiels."
+)
+
+
+class DataError(ValueError):
+    """Problème dans les données (fichier absent, corrompu ou mal formé)."""
+
+
+# ----------------------------- écriture atomique ---------------------------
+
+def _temp_path_beside(final_path):
+    """Chemin temporaire unique dans le même dossier que final_path."""
+    final_path = Path(final_path)
+    return final_path.with_name(f".{final_path.name}.{uuid.uuid4().hex[:8]}.tmp")
+
+
+def _write_atomically(final_path, write_content, verify=None):
+    """Écrit via un fichier temporaire, vérifie, puis os.replace ; nettoie en cas d'échec."""
+    tmp_path = _temp_path_beside(final_path)
+    try:
+        with open(tmp_path, "xb") as file:
+            write_content(file)
+        if verify is not None:
+            verify(tmp_path)
+        os.replace(tmp_path, final_path)
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+
+
+# --------------------------------- IDX -------------------------------------
+
+def _read_maybe_gzipped(path):
+    """Octets du fichier, décompressés s'il s'agit d'un gzip."""
+    with open(path, "rb") as file:
+        is_gzip = file.read(2) == b"\x1f\x8b"
+    if not is_gzip:
+        return Path(path).read_bytes()
+    try:
+        with gzip.open(path, "rb") as file:
+            return file.read()
+    except (OSError, EOFError, zlib.error) as err:
+        raise DataError(
+            f"{path} : archive gzip tronquée ou corrompue ({err}). {_FIX_IDX_HINT}"
+        ) from err
+
+
+def _parse_idx_header(raw, path):
+    """(dimensions, taille de l'en-tête) lues dans l'en-tête IDX big-endian."""
+    magic = int.from_bytes(raw[:4], "big") if len(raw) >= 4 else None
+    if magic not in _IDX_NDIM_BY_MAGIC:
+        shown = "absent" if magic is None else f"0x{magic:08x}"
+        raise DataError(
+            f"{path} : nombre magique IDX {shown} inattendu (attendu 0x{IDX_MAGIC_IMAGES:08x} "
+            f"pour des images ou 0x{IDX_MAGIC_LABELS:08x} pour des étiquettes) : "
+            f"ce n'est pas un fichier IDX Fashion-MNIST. {_FIX_IDX_HINT}"
+        )
+    ndim = _IDX_NDIM_BY_MAGIC[magic]
+    header_size = 4 + 4 * ndim
+    if len(raw) < header_size:
+        raise DataError(f"{path} : en-tête IDX incomplet ({len(raw)} octets). {_FIX_IDX_HINT}")
+    dims = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    return dims, header_size
+
+
+def _check_md5(raw, expected_md5, path):
+    """Vérifie le md5 du contenu décompressé."""
+    actual = hashlib.md5(raw, usedforsecurity=False).hexdigest()
+    if actual != expected_md5.lower():
+        raise DataError(
+            f"{path} : somme de contrôle MD5 incorrecte (contenu décompressé : {actual}, "
+            f"attendu : {expected_md5}) ; fichier corrompu ou d'une autre version. {_FIX_IDX_HINT}"
+        )
+
+
+def read_idx(path, expected_md5="auto"):
+    """Lit un fichier IDX (gzip ou non) et renvoie un tableau uint8 vérifié.
+
+    expected_md5 : "auto" = md5 officiel d'après le nom du fichier, None = pas de contrôle.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"Fichier IDX introuvable : {path}. Vérifiez le chemin ou relancez le téléchargement.")
+    raw = _read_maybe_gzipped(path)
+    dims, header_size = _parse_idx_header(raw, path)
+    expected_size = header_size + int(np.prod(dims))
+    if len(raw) != expected_size:
+        raise DataError(
+            f"{path} : taille incohérente, l'en-tête annonce les dimensions {dims} "
+            f"({expected_size - header_size} octets de données) mais le fichier décompressé en contient "
+            f"{len(raw) - header_size}. {_FIX_IDX_HINT}"
+        )
+    if expected_md5 == "auto":
+        expected_md5 = IDX_MD5.get(path.name)
+    if expected_md5 is not None:
+        _check_md5(raw, expected_md5, path)
+    return np.frombuffer(raw, dtype=np.uint8, offset=header_size).reshape(dims).copy()
+
+
+# ------------------------ recherche / téléchargement ------------------------
+
+def _missing_idx_files(directory):
+    """Noms des fichiers IDX absents de directory."""
+    return [name for name in IDX_FILE_NAMES if not (Path(directory) / name).is_file()]
+
+
+def _idx_dir_from_env(env):
+    """Dossier désigné par FASHION_MNIST_DIR (vérifié), ou None si la variable est vide/absente."""
+    value = env.get(IDX_DIR_ENV_VAR, "")
+    if not value:
+        return None
+    directory = Path(value).expanduser()
+    if not directory.is_dir():
+        raise DataError(
+            f"{IDX_DIR_ENV_VAR}={value} ne désigne pas un dossier existant. "
+            f"Corrigez cette variable d'environnement, ou supprimez-la pour utiliser "
+            f"le paquet Debian ou le téléchargement automatique."
+        )
+    missing = _missing_idx_files(directory)
+    if missing:
+        raise DataError(
+            f"{IDX_DIR_ENV_VAR}={value} : il manque dans ce dossier {', '.join(missing)}. "
+            f"Placez-y les 4 fichiers IDX officiels, ou supprimez cette variable "
+            f"pour utiliser le paquet Debian ou le téléchargement automatique."
+        )
+    return directory
+
+
+def _download_idx_file(url, target, expected_md5):
+    """Télécharge url vers target (temporaire, vérifié, puis renommé)."""
+    def fetch(file):
+        with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response:
+            shutil.copyfileobj(response, file, 1 << 20)
+
+    _write_atomically(target, fetch, verify=lambda tmp: read_idx(tmp, expected_md5=expected_md5))
+
+
+def _download_from_any_url(name, cache_dir, urls, md5s):
+    """Essaie chaque URL de base ; renvoie la liste des échecs (vide si réussi)."""
+    failures = []
+    for base_url in urls:
+        url = base_url.rstrip("/") + "/" + name
+        print(f"Téléchargement de {name} depuis {url} ...")
+        try:
+            _download_idx_file(url, Path(cache_dir) / name, md5s.get(name))
+            return []
+        except (OSError, ValueError, http.client.HTTPException) as err:
+            failures.append(f"{url} : {err}")
+    return failures
+
+
+def _no_idx_source_error(name, debian_dir, failures):
+    """Erreur expliquant ce qui a été essayé et les 3 façons de corriger."""
+    tried = [
+        f"variable {IDX_DIR_ENV_VAR} : non définie",
+        f"dossier Debian {debian_dir} : absent ou incomplet",
+    ] + (failures or ["aucune URL de téléchargement fournie"])
+    return DataError(
+        f"Impossible d'obtenir {name} (Fashion-MNIST). Essais effectués :\n  - "
+        + "\n  - ".join(tried)
+        + "\nPour corriger, au choix :\n"
+        f"  1. définir {IDX_DIR_ENV_VAR} vers un dossier contenant les 4 fichiers "
+        f"({', '.join(IDX_FILE_NAMES)}) ;\n"
+        f"  2. installer le paquet Debian : sudo apt-get install dataset-fashion-mnist ;\n"
+        f"  3. vérifier la connexion réseau (proxy, pare-feu) puis relancer."
+    )
+
+
+def find_idx_dir(cache_dir, env=os.environ, debian_dir=DEBIAN_IDX_DIR,
+                 urls=IDX_BASE_URLS, md5s=IDX_MD5):
+    """Dossier contenant les 4 fichiers IDX : FASHION_MNIST_DIR, sinon Debian, sinon téléchargement dans cache_dir."""
+    env_dir = _idx_dir_from_env(env)
+    if env_dir is not None:
+        return env_dir
+    if Path(debian_dir).is_dir() and not _missing_idx_files(debian_dir):
+        return Path(debian_dir)
+    cache_dir = Path(cache_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    for name in _missing_idx_files(cache_dir):
+        failures = _download_from_any_url(name, cache_dir, urls, md5s)
+        if not (cache_dir / name).is_file():
+            raise _no_idx_source_error(name, debian_dir, failures)
+    return cache_dir
+
+
+# --------------------------------- CSV -------------------------------------
+
+def _lab_matrix(images, labels):
+    """Matrice uint8 (n, 785) : étiquette puis 784 pixels."""
+    images = np.asarray(images)
+    labels = np.asarray(labels)
+    images = images.reshape(len(images), -1)
+    if images.shape[1] != N_PIXELS or labels.shape != (len(images),):
+        raise DataError(
+            f"Formes incompatibles : images {images.shape}, étiquettes {labels.shape} ; "
+            f"attendu n images de 28x28 et n étiquettes."
+        )
+    for name, values in (("images", images), ("étiquettes", labels)):
+        if values.dtype != np.uint8 and values.size and (values.min() < 0 or values.max() > 255):
+            raise DataError(f"Les {name} doivent être des entiers entre 0 et 255 ; convertissez-les en uint8.")
+    return np.column_stack([labels, images]).astype(np.uint8, copy=False)
+
+
+def _csv_header_line():
+    """Ligne d'en-tête du CSV du TP (octets)."""
+    return (",".join(CSV_COLUMNS) + "\n").encode("ascii")
+
+
+def _write_csv_rows(matrix, file):
+    """Écrit les lignes de données (sans en-tête) avec pyarrow."""
+    columns = np.ascontiguousarray(matrix.T)
+    table = pa.table([pa.array(column) for column in columns], names=list(CSV_COLUMNS))
+    pacsv.write_csv(table, file, pacsv.WriteOptions(include_header=False, batch_size=8192))
+
+
+def _write_matrix_csv_atomically(matrix, csv_path):
+    """Écrit la matrice (n, 785) au format CSV du TP, de façon atomique."""
+    def write_content(file):
+        file.write(_csv_header_line())
+        _write_csv_rows(matrix, file)
+
+    _write_atomically(Path(csv_path), write_content)
+
+
+def write_csv_atomically(images, labels, csv_path):
+    """Écrit le CSV du TP (label,pixel1..pixel784) via un fichier temporaire puis os.replace."""
+    _write_matrix_csv_atomically(_lab_matrix(images, labels), csv_path)
+
+
+def _build_csv_from_idx(idx_dir, split, csv_path, md5s=IDX_MD5):
+    """Construit le CSV d'une partie ("train"/"test") à partir des fichiers IDX."""
+    images_name, labels_name, _ = _SPLIT_FILES[split]
+    print(f"{csv_path.name} absent : création à partir des fichiers IDX de {idx_dir} ...")
+    images = read_idx(Path(idx_dir) / images_name, expected_md5=md5s.get(images_name))
+    labels = read_idx(Path(idx_dir) / labels_name, expected_md5=md5s.get(labels_name))
+    if len(images) != len(labels) or images.shape[1:] != (28, 28):
+        raise DataError(
+            f"{idx_dir} : {images_name} ({images.shape}) et {labels_name} ({labels.shape}) "
+            f"ne correspondent pas. Remplacez-les par les fichiers officiels."
+        )
+    matrix = _lab_matrix(images, labels)
+    _write_matrix_csv_atomically(matrix, csv_path)
+    _write_cache_quietly(csv_path, _csv_signature(csv_path), matrix)
+    print(f"  {len(images)} images écrites dans {csv_path}")
+
+
+def ensure_csv_files(data_dir, cache_dir=None, **find_kwargs):
+    """Garantit la présence des deux CSV dans data_dir (construits depuis les IDX si absents)."""
+    data_dir = Path(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    csv_paths = {split: data_dir / files[2] for split, files in _SPLIT_FILES.items()}
+    missing = [split for split, path in csv_paths.items() if not path.exists()]
+    if missing:
+        idx_dir = find_idx_dir(cache_dir if cache_dir is not None else data_dir, **find_kwargs)
+        for split in missing:
+            _build_csv_from_idx(idx_dir, split, csv_paths[split], find_kwargs.get("md5s", IDX_MD5))
+    return csv_paths["train"], csv_paths["test"]
+
+
+# --------------------------- cache binaire ---------------------------------
+
+def _cache_path(csv_path):
+    """Chemin du cache binaire associé au CSV (fichier caché à côté)."""
+    csv_path = Path(csv_path)
+    return csv_path.with_name(f".{csv_path.stem}.npz")
+
+
+def _csv_signature(csv_path):
+    """Taille et mtime_ns du CSV : le cache n'est valable que pour cette signature."""
+    stat = Path(csv_path).stat()
+    return np.array([_CACHE_FORMAT_VERSION, stat.st_size, stat.st_mtime_ns], dtype=np.int64)
+
+
+def _read_cache(csv_path, signature):
+    """Matrice uint8 du cache si elle correspond à la signature, sinon None."""
+    try:
+        with np.load(_cache_path(csv_path), allow_pickle=False) as cache:
+            if not np.array_equal(cache["signature"], signature):
+                return None
+            matrix = cache["matrix"]
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None
+    if matrix.dtype != np.uint8 or matrix.ndim != 2 or matrix.shape[1] != len(CSV_COLUMNS):
+        return None
+    return matrix
+
+
+def _write_cache_quietly(csv_path, signature, matrix):
+    """Écrit le cache de façon atomique ; un échec (dossier en lecture seule...) est ignoré."""
+    try:
+        _write_atomically(
+            _cache_path(csv_path),
+            lambda file: np.savez(file, signature=signature, matrix=matrix),
+        )
+    except OSError:
+        pass
+
+
+# --------------------------- lecture du CSV --------------------------------
+
+def _preview(names, limit=8):
+    """Liste courte de noms pour un message."""
+    shown = ", ".join(names[:limit])
+    return shown + (f", ... ({len(names)} au total)" if len(names) > limit else "")
+
+
+def _check_csv_file(path):
+    """Le fichier existe et n'est pas vide."""
+    if not path.is_file():
+        raise DataError(
+            f"Fichier CSV introuvable : {path}. Vérifiez le chemin, ou appelez "
+            f"ensure_csv_files / load_lab_data pour le créer."
+        )
+    if path.stat().st_size == 0:
+        raise DataError(f"{path} est vide. {_FIX_CSV_HINT}")
+
+
+def _check_csv_header(path):
+    """La première ligne est exactement label,pixel1,...,pixel784."""
+    with open(path, "rb") as file:
+        first_line = file.readline(1 << 20).decode("utf-8-sig", errors="replace")
+    columns = [name.strip() for name in next(csv.reader([first_line]), [])]
+    if columns == list(CSV_COLUMNS):
+        return
+    present, expected = set(columns), set(CSV_COLUMNS)
+    problems = []
+    missing = [name for name in CSV_COLUMNS if name not in present]
+    unexpected = [name for name in columns if name not in expected]
+    if missing:
+        problems.append(f"colonne(s) manquante(s) : {_preview(missing)}")
+    if unexpected:
+        problems.append(f"colonne(s) inattendue(s) : {_preview(unexpected)}")
+    if not problems:
+        problems.append("colonnes en double ou dans le désordre")
+    raise DataError(
+        f"{path} : en-tête incorrect ({' ; '.join(problems)}). La première ligne doit être "
+        f"exactement label,pixel1,...,pixel784. {_FIX_CSV_HINT}"
+    )
+
+
+def _read_csv_table(path, column_type):
+    """Table pyarrow du CSV, colonnes nommées et typées (en-tête sauté)."""
+    return pacsv.read_csv(
+        path,
+        read_options=pacsv.ReadOptions(column_names=list(CSV_COLUMNS), skip_rows=1),
+        convert_options=pacsv.ConvertOptions(
+            column_types={name: column_type for name in CSV_COLUMNS},
+            strings_can_be_null=pa.types.is_string(column_type),
+        ),
+    )
+
+
+def _first_true(mask):
+    """Indice du premier True d'un tableau booléen pyarrow (None si aucun)."""
+    values = mask.to_numpy(zero_copy_only=False)
+    return int(np.argmax(values)) if values.any() else None
+
+
+def _first_line_with_wrong_field_count(path):
+    """(numéro de ligne, nombre de champs) de la première ligne mal formée, ou None."""
+    with open(path, newline="", encoding="utf-8", errors="replace") as file:
+        for line_number, row in enumerate(csv.reader(file), start=1):
+            if row and len(row) != len(CSV_COLUMNS):
+                return line_number, len(row)
+    return None
+
+
+def _first_non_integer_cell(path):
+    """(ligne, colonne, valeur) de la première cellule non entière (ou > 9 chiffres), ou None."""
+    table = _read_csv_table(path, pa.string())
+    found = None
+    for name, column in zip(CSV_COLUMNS, table.columns):
+        is_bad = pc.invert(pc.match_substring_regex(column, r"^\s*[+-]?\d{1,9}\s*$")).fill_null(False)
+        row = _first_true(is_bad)
+        if row is not None and (found is None or row < found[0]):
+            found = (row, name, column[row].as_py())
+    return found
+
+
+def _explain_unreadable_csv(path, error):
+    """DataError précise pour un CSV que pyarrow refuse de convertir."""
+    bad_line = _first_line_with_wrong_field_count(path)
+    if bad_line is not None:
+        line_number, n_fields = bad_line
+        return DataError(
+            f"{path} : la ligne {line_number} a {n_fields} valeurs au lieu de {len(CSV_COLUMNS)}. {_FIX_CSV_HINT}"
+        )
+    cell = _first_non_integer_cell(path)
+    if cell is not None:
+        row, name, value = cell
+        return DataError(
+            f"{path} : valeur non entière ou trop grande {value!r} à la ligne {row + 2}, colonne {name} ; "
+            f"toutes les valeurs doivent être des entiers. {_FIX_CSV_HINT}"
+        )
+    return DataError(f"{path} : lecture impossible ({error}). {_FIX_CSV_HINT}")
+
+
+def _check_no_empty_cells(table, path):
+    """Aucune cellule vide ou NaN."""
+    total = sum(column.null_count for column in table.columns)
+    if total == 0:
+        return
+    row, name = min(
+        (_first_true(column.is_null()), name)
+        for name, column in zip(CSV_COLUMNS, table.columns) if column.null_count
+    )
+    raise DataError(
+        f"{path} : {total} cellule(s) vide(s) ou NaN, la première à la ligne {row + 2} "
+        f"(colonne {name}). {_FIX_CSV_HINT}"
+    )
+
+
+def _check_value_range(values, column_names, low, high, what, path):
+    """Toutes les valeurs (matrice 2D) sont dans low..high, sinon DataError localisée."""
+    if values.min() >= low and values.max() <= high:
+        return
+    is_bad = (values < low) | (values > high)
+    row, col = divmod(int(np.argmax(is_bad)), values.shape[1])
+    raise DataError(
+        f"{path} : {int(is_bad.sum())} {what} hors de l'intervalle {low}..{high} "
+        f"(minimum trouvé : {values.min()}, maximum trouvé : {values.max()}) ; la première à la "
+        f"ligne {row + 2}, colonne {column_names[col]} (valeur {values[row, col]}). {_FIX_CSV_HINT}"
+    )
+
+
+def _read_validated_matrix(path):
+    """Lit et valide le CSV ; renvoie la matrice uint8 (n, 785)."""
+    _check_csv_header(path)
+    try:
+        table = _read_csv_table(path, pa.int32())
+    except pa.ArrowInvalid as err:
+        raise _explain_unreadable_csv(path, err) from err
+    if table.num_rows == 0:
+        raise DataError(f"{path} ne contient aucune image (seulement l'en-tête). {_FIX_CSV_HINT}")
+    _check_no_empty_cells(table, path)
+    matrix = np.column_stack([column.to_numpy() for column in table.columns])
+    _check_value_range(matrix[:, :1], CSV_COLUMNS[:1], 0, N_CLASSES - 1, "étiquette(s)", path)
+    _check_value_range(matrix[:, 1:], CSV_COLUMNS[1:], 0, 255, "valeur(s) de pixel", path)
+    return matrix.astype(np.uint8)
+
+
+def load_csv(path, use_cache=True):
+    """Charge un CSV du TP en DataFrame uint8 (label + 784 pixels), validé, avec cache binaire."""
+    path = Path(path)
+    _check_csv_file(path)
+    signature = _csv_signature(path)
+    matrix = _read_cache(path, signature) if use_cache else None
+    if matrix is None:
+        matrix = _read_validated_matrix(path)
+        if use_cache:
+            _write_cache_quietly(path, signature, matrix)
+    return pd.DataFrame(matrix, columns=list(CSV_COLUMNS), copy=False)
+
+
+def load_lab_data(data_dir, cache_dir=None, **find_kwargs):
+    """(train_df, test_df) : crée les CSV si besoin puis les charge."""
+    train_csv, test_csv = ensure_csv_files(data_dir, cache_dir, **find_kwargs)
+    return load_csv(train_csv), load_csv(test_csv)
+
+
+# ---------------------------------------------------------------------------
+# Préparation des tableaux
+# ---------------------------------------------------------------------------
+
+def sample_rows(df, n_rows, seed=13):
+    """Garde n_rows lignes tirées au hasard (toutes si n_rows est None ou trop grand)."""
+    if n_rows is None or n_rows >= len(df):
+        return df
+    return df.sample(n=n_rows, random_state=seed).reset_index(drop=True)
+
+
+def to_model_input(pixels):
+    """Met des pixels (n, 784) de 0 à 255 au format du réseau : (n, 28, 28, 1), float32 entre 0 et 1."""
+    images = np.asarray(pixels).reshape(-1, IMAGE_SIZE, IMAGE_SIZE, 1).astype("float32")
+    return images / 255.0
+
+
+# ---------------------------------------------------------------------------
+# Les réseaux du labo
+# ---------------------------------------------------------------------------
+
+def compile_model(model):
+    """Compile comme le labo : entropie croisée, Adam, précision."""
+    model.compile(loss=keras.losses.categorical_crossentropy,
+                  optimizer=keras.optimizers.Adam(),
+                  metrics=["accuracy"])
+    return model
+
+
+def build_cnn_1conv(input_shape=INPUT_SHAPE):
+    """Le réseau à une convolution du labo (693 962 paramètres), compilé."""
+    model = keras.Sequential([
+        keras.Input(shape=input_shape),
+        layers.Conv2D(32, kernel_size=(3, 3), activation="relu"),
+        layers.MaxPooling2D(pool_size=(2, 2)),
+        layers.Dropout(0.2),
+        layers.Flatten(),
+        layers.Dense(128, activation="relu"),
+        layers.Dense(10, activation="softmax"),
+    ], name="reseau_1_convolution")
+    return compile_model(model)
+
+
+def build_cnn_4conv(input_shape=INPUT_SHAPE):
+    """Le réseau à quatre convolutions et BatchNormalization de la partie optionnelle, compilé."""
+    model = keras.Sequential([
+        keras.Input(shape=input_shape),
+        layers.Conv2D(32, kernel_size=(3, 3), activation="relu"),
+        layers.BatchNormalization(),
+        layers.Conv2D(32, kernel_size=(3, 3), activation="relu"),
+        layers.BatchNormalization(),
+        layers.MaxPooling2D(pool_size=(2, 2)),
+        layers.Dropout(0.25),
+
+        layers.Conv2D(64, kernel_size=(3, 3), activation="relu"),
+        layers.BatchNormalization(),
+        layers.Dropout(0.25),
+
+        layers.Conv2D(128, kernel_size=(3, 3), activation="relu"),
+        layers.BatchNormalization(),
+        layers.MaxPooling2D(pool_size=(2, 2)),
+        layers.Dropout(0.25),
+
+        layers.Flatten(),
+        layers.Dense(512, activation="relu"),
+        layers.BatchNormalization(),
+        layers.Dropout(0.5),
+
+        layers.Dense(128, activation="relu"),
+        layers.BatchNormalization(),
+        layers.Dropout(0.5),
+
+        layers.Dense(10, activation="softmax"),
+    ], name="reseau_4_convolutions")
+    return compile_model(model)
+
+
+# ---------------------------------------------------------------------------
+# Augmentation de données
+# ---------------------------------------------------------------------------
+
+def lab_image_generator():
+    """L'ImageDataGenerator du labo (shear_range est en degrés : 0,3° cisaille à peine)."""
+    from tensorflow.keras.preprocessing.image import ImageDataGenerator
+    # Keras appelle encore scipy.ndimage.interpolation, déprécié : un avertissement par image sinon
+    warnings.filterwarnings("ignore", message=".*scipy.ndimage.interpolation.*", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", message="Please import `affine_transform`", category=DeprecationWarning)
+    return ImageDataGenerator(rotation_range=8,
+                              width_shift_range=0.08,
+                              shear_range=0.3,
+                              height_shift_range=0.08,
+                              zoom_range=0.08)
+
+
+def repeat_forever(iterator):
+    """Parcourt sans fin un itérateur de flow() pour que chaque époque fasse bien steps_per_epoch lots.
+
+    Avec Keras 3, un flow() passé tel quel à fit() avec steps_per_epoch plus petit que son
+    nombre de lots alterne des époques complètes et des époques d'un seul lot.
+    """
+    while True:
+        yield next(iterator)
+
+
+def build_augmentation_layers(seed=13):
+    """Les mêmes transformations que le labo, en couches Keras 3 (rotation 8°, décalages 0,08,
+    cisaillement 0,3°, zoom 0,08), appliquées par lots dans un pipeline tf.data."""
+    shear = math.tan(math.radians(0.3))  # 0,3° exprimés en fraction de l'image
+    return keras.Sequential([
+        layers.RandomRotation(8 / 360, fill_mode="nearest", seed=seed),
+        layers.RandomTranslation(0.08, 0.08, fill_mode="nearest", seed=seed + 1),
+        layers.RandomShear(x_factor=shear, fill_mode="nearest", seed=seed + 2),
+        layers.RandomZoom((-0.08, 0.08), (-0.08, 0.08), fill_mode="nearest", seed=seed + 3),
+    ], name="augmentation")
+
+
+def augmented_dataset(images, labels, batch_size=256, seed=13):
+    """Un tf.data.Dataset mélangé, en lots, augmenté à la volée par build_augmentation_layers()."""
+    import tensorflow as tf
+    augmentation = build_augmentation_layers(seed)
+    dataset = tf.data.Dataset.from_tensor_slices((images, labels))
+    dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.batch(batch_size)
+    dataset = dataset.map(lambda x, y: (augmentation(x, training=True), y),
+                          num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+# ---------------------------------------------------------------------------
+# Entraînement et évaluation
+# ---------------------------------------------------------------------------
+
+def timed_fit(model, *args, **kwargs):
+    """model.fit(...) chronométré : renvoie (historique, secondes)."""
+    start = time.perf_counter()
+    history = model.fit(*args, **kwargs)
+    return history, time.perf_counter() - start
+
+
+def evaluate_run(model, X_test, y_test, history, seconds, name, augmentation):
+    """Évalue sur le jeu de test, affiche le bilan en français et renvoie une ligne du tableau de résultats."""
+    loss, accuracy = model.evaluate(X_test, y_test, verbose=0)
+    epochs = len(history.history["loss"])
+    record = {"model": name,
+              "augmentation": augmentation,
+              "epochs": epochs,
+              "test_accuracy": round(float(accuracy), 4),
+              "test_loss": round(float(loss), 4),
+              "seconds": round(float(seconds), 1),
+              "seconds_per_epoch": round(float(seconds) / max(epochs, 1), 2),
+              "params": int(model.count_params())}
+    print(f"Erreur : {loss:.4f}")
+    print(f"Précision : {accuracy:.4f} ({accuracy:.2%})")
+    print(f"Durée de l'entraînement : {seconds:.0f} s ({epochs} époques, "
+          f"{record['seconds_per_epoch']:.1f} s par époque)")
+    print(f"Paramètres : {record['params']:,}".replace(",", " "))
+    return record
+
+
+def plot_history(history, title):
+    """Courbes de précision et d'erreur (apprentissage et validation) sur une figure à deux panneaux."""
+    h = history.history
+    epochs = np.arange(1, len(h["loss"]) + 1)
+    fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(11, 3.8))
+    for ax, key, label in ((ax_acc, "accuracy", "Précision"), (ax_loss, "loss", "Erreur")):
+        ax.plot(epochs, h[key], label="Apprentissage")
+        if "val_" + key in h:
+            ax.plot(epochs, h["val_" + key], label="Validation")
+        ax.set_xlabel("Époque")
+        ax.set_ylabel(label)
+        ax.set_title(label)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    plt.show()
+    return fig
+
+
+def show_class_samples(pixels, labels, per_class=6):
+    """Grille d'exemples : une ligne par classe, avec son nom en français."""
+    fig, axes = plt.subplots(10, per_class, figsize=(per_class * 1.1, 12))
+    for label in range(10):
+        indices = np.flatnonzero(np.asarray(labels) == label)[:per_class]
+        for col in range(per_class):
+            ax = axes[label, col]
+            ax.axis("off")
+            if col < len(indices):
+                ax.imshow(np.asarray(pixels[indices[col]]).reshape(IMAGE_SIZE, IMAGE_SIZE), cmap="gray_r")
+        axes[label, 0].set_title(NOMS_COURTS[label], loc="left", fontsize=9)
+    fig.tight_layout()
+    plt.show()
+    return fig
+
+
+def predict_labels(model, images, batch_size=1024):
+    """Probabilités (n, 10) et classe prédite (n,) pour un lot d'images."""
+    probabilities = model.predict(images, batch_size=batch_size, verbose=0)
+    return probabilities, probabilities.argmax(axis=1)
+
+
+def confusion_matrix_frame(y_true, y_pred, names=NOMS_COURTS):
+    """Matrice de confusion (lignes : vraie classe, colonnes : classe prédite) en DataFrame."""
+    matrix = metrics.confusion_matrix(y_true, y_pred, labels=range(len(names)))
+    return pd.DataFrame(matrix,
+                        index=pd.Index(names, name="vraie classe"),
+                        columns=pd.Index(names, name="prédite"))
+
+
+def plot_confusion_matrix(y_true, y_pred, names=NOMS_COURTS, title="Matrice de confusion"):
+    """Affiche la matrice de confusion avec les noms français des classes."""
+    fig, ax = plt.subplots(figsize=(8.5, 7.5))
+    metrics.ConfusionMatrixDisplay.from_predictions(
+        y_true, y_pred, labels=range(len(names)), display_labels=names,
+        xticks_rotation=45, cmap="Blues", colorbar=False, ax=ax)
+    ax.set_xlabel("Classe prédite")
+    ax.set_ylabel("Vraie classe")
+    ax.set_title(title)
+    fig.tight_layout()
+    plt.show()
+    return fig
+
+
+def per_class_report(y_true, y_pred, names=NOMS_COURTS):
+    """Précision, rappel et F1 par classe (scikit-learn), en DataFrame."""
+    precision, recall, f1, support = metrics.precision_recall_fscore_support(
+        y_true, y_pred, labels=range(len(names)), zero_division=0)
+    return pd.DataFrame({"précision": precision, "rappel": recall, "F1": f1, "effectif": support},
+                        index=pd.Index(names, name="classe")).round(3)
+
+
+def plot_misclassified(images, y_true, probabilities, n=24, columns=8, names=NOMS_COURTS):
+    """Les n erreurs les plus sûres d'elles : image, vraie classe, classe prédite et confiance."""
+    y_true = np.asarray(y_true)
+    y_pred = probabilities.argmax(axis=1)
+    wrong = np.flatnonzero(y_pred != y_true)
+    wrong = wrong[np.argsort(-probabilities[wrong, y_pred[wrong]])][:n]
+    rows = max(1, math.ceil(len(wrong) / columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.6, rows * 2.0), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, i in zip(axes.flat, wrong):
+        ax.imshow(np.asarray(images[i]).reshape(IMAGE_SIZE, IMAGE_SIZE), cmap="gray_r")
+        ax.set_title(f"vrai : {names[y_true[i]]}\nprédit : {names[y_pred[i]]}\n"
+                     f"({probabilities[i, y_pred[i]]:.0%})", fontsize=7.5)
+    fig.suptitle(f"Erreurs les plus sûres d'elles ({len(wrong)} sur {int((y_pred != y_true).sum())} erreurs)")
+    fig.tight_layout()
+    plt.show()
+    return fig
+
+
+def results_table(records):
+    """Le tableau comparatif de tous les entraînements du carnet, avec des en-têtes en français."""
+    columns = {"model": "modèle", "augmentation": "augmentation", "epochs": "époques",
+               "test_accuracy": "précision test", "test_loss": "erreur test",
+               "seconds": "secondes", "params": "paramètres"}
+    return pd.DataFrame(records)[list(columns)].rename(columns=columns)
+
+
+def write_json_atomically(data, path):
+    """Écrit un JSON dans un fichier temporaire puis le renomme : jamais de fichier à moitié écrit."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_metrics(records, path, saved_model=None):
+    """Écrit modele/metrics.json : tous les entraînements et le détail du modèle sauvegardé."""
+    data = {"schema": 1, "runs": list(records)}
+    if saved_model is not None:
+        data["saved_model"] = saved_model
+    write_json_atomically(data, path)
+    return data
+
+
+def saved_model_metrics(name, y_true, y_pred, files):
+    """Le détail du modèle sauvegardé pour metrics.json : fichiers, matrice de confusion, scores par classe."""
+    report = per_class_report(y_true, y_pred)
+    return {"name": name,
+            "files": [str(f) for f in files],
+            "test_accuracy": round(float(metrics.accuracy_score(y_true, y_pred)), 4),
+            "classes": NOMS_COURTS,
+            "confusion_matrix": confusion_matrix_frame(y_true, y_pred).to_numpy().tolist(),
+            "per_class": {cls: {k: float(v) for k, v in row.items()}
+                          for cls, row in report.iterrows()}}
+
+
+# ---------------------------------------------------------------------------
+# Sauvegarde et chargement du modèle (JSON + poids)
+# ---------------------------------------------------------------------------
+
+class ModelFilesError(ValueError):
+    """Fichiers du modèle absents, illisibles ou qui ne vont pas ensemble."""
+
+
+def _temporary_name(path, suffix):
+    return path.with_name(f".{path.name.split('.')[0]}.tmp-{os.getpid()}{suffix}")
+
+
+def save_model_files(model, json_path, weights_path):
+    """Sauvegarde l'architecture (JSON) et les poids (.weights.h5) sans jamais abîmer les anciens fichiers.
+
+    Les deux fichiers sont d'abord écrits sous des noms temporaires, relus ensemble, puis
+    renommés : une erreur en route laisse le modèle précédent intact.
+    """
+    json_path, weights_path = Path(json_path), Path(weights_path)
+    if not weights_path.name.endswith(".weights.h5"):
+        raise ModelFilesError(f"Le fichier de poids doit se terminer par « .weights.h5 » "
+                              f"(Keras 3 l'exige) : renommez « {weights_path.name} ».")
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    weights_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp_json = _temporary_name(json_path, ".json")
+    tmp_weights = _temporary_name(weights_path, ".weights.h5")
+    try:
+        tmp_json.write_text(model.to_json(), encoding="utf-8")
+        model.save_weights(tmp_weights)
+        load_model_files(tmp_json, tmp_weights)  # relecture : les deux fichiers vont ensemble
+        os.replace(tmp_weights, weights_path)
+        os.replace(tmp_json, json_path)
+    finally:
+        tmp_json.unlink(missing_ok=True)
+        tmp_weights.unlink(missing_ok=True)
+    return json_path, weights_path
+
+
+def load_model_files(json_path, weights_path):
+    """Recharge un modèle sauvegardé en JSON + poids, avec un message clair si quelque chose ne va pas."""
+    json_path, weights_path = Path(json_path), Path(weights_path)
+    for path, what in ((json_path, "la description du modèle (JSON)"), (weights_path, "les poids du modèle")):
+        if not path.is_file():
+            raise ModelFilesError(
+                f"Fichier introuvable : « {path} » ({what}). Exécutez d'abord classification.ipynb "
+                f"pour entraîner et sauvegarder le modèle, ou récupérez le modèle fourni avec "
+                f"« git checkout -- analyse_image/modele ».")
+    try:
+        model = keras.models.model_from_json(json_path.read_text(encoding="utf-8"))
+    except Exception as error:
+        raise ModelFilesError(
+            f"« {json_path} » n'est pas une description de modèle Keras lisible ({error}). "
+            f"Sauvegardez à nouveau le modèle depuis classification.ipynb.") from error
+    if tuple(model.input_shape[1:]) != INPUT_SHAPE or model.output_shape[-1] != 10:
+        raise ModelFilesError(
+            f"« {json_path} » décrit un modèle d'entrée {model.input_shape[1:]} et de sortie "
+            f"{model.output_shape[-1]} : il faut une entrée {INPUT_SHAPE} et 10 classes.")
+    try:
+        model.load_weights(weights_path)
+    except Exception as error:
+        raise ModelFilesError(
+            f"Les poids « {weights_path} » ne correspondent pas à l'architecture « {json_path} » "
+            f"({error}). Les deux fichiers doivent venir de la même sauvegarde : sauvegardez-les à "
+            f"nouveau ensemble depuis classification.ipynb.") from error
+    return model
+
+
+# Extensions reconnues par list_photos (comparées en minuscules).
+PHOTO_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
+
+# Au-delà, la photo est refusée avant décodage (protection contre les « bombes de décompression »).
+DEFAULT_MAX_PIXELS = 40_000_000
+
+# Modes avec canal alpha : composés sur fond blanc avant le passage en gris.
+_ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "PA"})
+# Modes dont la transparence peut venir d'une couleur transparente (info["transparency"]).
+_TRNS_MODES = frozenset({"1", "L", "P", "RGB"})
+# Modes de plus de 8 bits par pixel (entiers 16/32 bits, flottants).
+_WIDE_MODES = frozenset({"I", "F", "I;16", "I;16L", "I;16B", "I;16N"})
+
+
+class PhotoError(ValueError):
+    """Photo absente, illisible ou refusée ; le message dit quoi faire."""
+
+
+def _fmt_int(n):
+    """Entier avec espaces comme séparateurs de milliers (usage français)."""
+    return f"{n:,}".replace(",", " ")
+
+
+def _wide_to_gray(image):
+    """Image 16/32 bits ou flottante -> 'L' en ramenant sa vraie plage à 0..255 (sans écrêtage)."""
+    data = np.asarray(image).astype(np.float64)
+    finite = np.isfinite(data)
+    if not finite.any():
+        return Image.new("L", image.size, 255)
+    low, high = float(data[finite].min()), float(data[finite].max())
+    if image.mode.startswith("I;16"):
+        scale_low, scale_high = 0.0, 65535.0                    # 16 bits : plage nominale
+    elif image.mode == "F" and low >= 0.0 and high <= 1.0:
+        scale_low, scale_high = 0.0, 1.0                        # flottants entre 0 et 1
+    elif low >= 0.0 and high <= 255.0:
+        scale_low, scale_high = 0.0, 255.0                      # déjà sur 8 bits
+    elif image.mode == "I" and low >= 0.0 and high <= 65535.0:
+        scale_low, scale_high = 0.0, 65535.0                    # 16 bits rangés dans 'I'
+    else:
+        scale_low, scale_high = low, high                       # plage inconnue : min..max réels
+    data = np.where(finite, data, scale_high)                   # NaN/inf -> blanc (fond)
+    data = (data - scale_low) * (255.0 / (scale_high - scale_low))
+    return Image.fromarray(np.clip(np.rint(data), 0, 255).astype(np.uint8))
+
+
+def convert_to_gray(image):
+    """Convertit une image PIL de n'importe quel mode en niveaux de gris 'L' (transparence -> blanc)."""
+    mode = image.mode
+    if mode == "L" and "transparency" not in image.info:
+        return image.copy()
+    if mode in _WIDE_MODES:
+        return _wide_to_gray(image)
+    if mode in _ALPHA_MODES or (mode in _TRNS_MODES and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("L")
+    if mode in ("1", "L", "RGB", "P"):
+        return image.convert("L")
+    # CMYK, YCbCr, LAB, HSV... : passage par RGB, puis luminance.
+    return image.convert("RGB").convert("L")
+
+
+def open_photo(image_path, max_pixels=DEFAULT_MAX_PIXELS):
+    """Ouvre une photo de façon robuste et la renvoie en niveaux de gris (image PIL en mode 'L').
+
+    Orientation EXIF appliquée, transparence posée sur fond blanc, 16 bits / flottants ramenés
+    sur 8 bits, première image d'un GIF animé. Lève PhotoError (message en français) si le fichier
+    manque, n'est pas une image, est tronqué ou dépasse max_pixels (None : pas de limite propre).
+    """
+    path = Path(image_path)
+    if not path.exists():
+        raise PhotoError(
+            f"Photo introuvable : « {path} ». Vérifiez le chemin et le nom du fichier "
+            "(extension comprise) ; list_photos(dossier) liste les photos d'un dossier."
+        )
+    if path.is_dir():
+        raise PhotoError(
+            f"« {path} » est un dossier, pas une photo. Donnez le chemin d'un fichier image, "
+            "ou utilisez list_photos(dossier) pour lister les photos qu'il contient."
+        )
+    try:
+        empty = path.stat().st_size == 0
+    except OSError:
+        empty = False
+    if empty:
+        raise PhotoError(
+            f"Le fichier « {path} » est vide (0 octet) : la copie ou le téléchargement a échoué. "
+            "Copiez la photo à nouveau ou choisissez-en une autre."
+        )
+    try:
+        with warnings.catch_warnings():
+            # La taille est contrôlée ci-dessous avec max_pixels : l'avertissement de Pillow est inutile.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                width, height = image.size                      # lu dans l'en-tête, rien n'est décodé
+                if max_pixels is not None and width * height > max_pixels:
+                    raise PhotoError(
+                        f"La photo « {path} » est trop grande : {_fmt_int(width)} x "
+                        f"{_fmt_int(height)} = {_fmt_int(width * height)} pixels (maximum "
+                        f"{_fmt_int(max_pixels)}). Réduisez-la (par exemple à 2000 pixels de "
+                        "côté) avant de la classer, ou augmentez max_pixels si le fichier est sûr."
+                    )
+                image.seek(0)                                   # GIF/TIFF multi-images : la première
+                image.load()
+                try:
+                    upright = ImageOps.exif_transpose(image)
+                except Exception:                               # EXIF abîmées : on garde l'image telle quelle
+                    upright = image.copy()
+                return convert_to_gray(upright)
+    except PhotoError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise PhotoError(
+            f"La photo « {path} » annonce une taille démesurée (plus de "
+            f"{_fmt_int(2 * Image.MAX_IMAGE_PIXELS)} pixels) : Pillow refuse de la décoder (risque "
+            "de « bombe de décompression »). Réduisez-la (par exemple à 2000 pixels de côté) "
+            "avant de la classer."
+        ) from exc
+    except PermissionError as exc:
+        raise PhotoError(
+            f"Impossible de lire « {path} » : accès refusé. Vérifiez les droits du fichier "
+            "ou copiez-le dans votre dossier de travail."
+        ) from exc
+    except Image.UnidentifiedImageError as exc:
+        raise PhotoError(
+            f"Le fichier « {path} » n'est pas une image lisible (format non reconnu). Utilisez une "
+            "photo JPEG, PNG, WebP, BMP, GIF ou TIFF ; une photo HEIC d'iPhone doit d'abord être "
+            "exportée en JPEG."
+        ) from exc
+    except Exception as exc:  # erreurs de décodage des différents formats (OSError, SyntaxError...)
+        if "truncated" in str(exc).lower():
+            problem = "est tronquée (fichier incomplet : copie ou téléchargement interrompu)"
+        else:
+            problem = f"est abîmée ou illisible (détail technique : {type(exc).__name__}: {exc})"
+        raise PhotoError(
+            f"La photo « {path} » {problem}. Copiez-la à nouveau ou ré-exportez-la en JPEG/PNG "
+            "depuis votre téléphone ou votre logiciel d'images."
+        ) from exc
+
+
+def resize_with_aspect_ratio(image, target_dimension):
+    """Redimensionne pour que le plus grand côté fasse target_dimension (proportions gardées), puis accentue."""
+    width, height = image.size
+    if width > height:
+        new_width = target_dimension
+        new_height = max(1, round(height * target_dimension / width))
+    else:
+        new_height = target_dimension
+        new_width = max(1, round(width * target_dimension / height))
+    resized = image.resize((new_width, new_height), Image.Resampling.LANCZOS)
+    return resized.filter(ImageFilter.SHARPEN)
+
+
+def create_centered_image(image, canvas_size):
+    """Colle l'image au centre d'un carré blanc canvas_size x canvas_size (mode 'L')."""
+    canvas = Image.new("L", (canvas_size, canvas_size), 255)
+    width, height = image.size
+    canvas.paste(image, ((canvas_size - width) // 2, (canvas_size - height) // 2))
+    return canvas
+
+
+def normalize_pixels(image):
+    """Inverse et normalise : (255 - pixel) / 255 en float32 (fond blanc -> 0, objet sombre -> 1)."""
+    pixels = np.asarray(image, dtype=np.float32)
+    return ((255.0 - pixels) / 255.0).astype(np.float32)
+
+
+def load_and_preprocess_image(image_path, target_size=28, content_size=20, *,
+                              max_pixels=DEFAULT_MAX_PIXELS):
+    """Photo -> tableau (1, target_size, target_size, 1) float32 dans [0, 1], prêt pour model.predict.
+
+    Ouverture robuste en gris (open_photo), plus grand côté ramené à content_size, centrage sur
+    un carré blanc target_size, inversion/normalisation. Lève PhotoError si la photo est illisible.
+    """
+    if not 1 <= content_size <= target_size:
+        raise ValueError(
+            f"content_size={content_size} doit être compris entre 1 et target_size={target_size} : "
+            "l'objet doit tenir dans l'image finale (valeurs du TP : 20 et 28)."
+        )
+    image = open_photo(image_path, max_pixels=max_pixels)
+    image = resize_with_aspect_ratio(image, content_size)
+    image = create_centered_image(image, target_size)
+    image_array = normalize_pixels(image)
+    return image_array.reshape(1, target_size, target_size, 1)
+
+
+def list_photos(folder):
+    """Liste triée (Path) des photos d'un dossier, repérées par leur extension ; fichiers cachés ignorés."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        what = "n'est pas un dossier" if folder.exists() else "est introuvable"
+        raise FileNotFoundError(
+            f"Le dossier de photos « {folder} » {what}. Vérifiez le chemin "
+            "(par exemple « images » à côté du notebook)."
+        )
+    photos = [
+        entry for entry in folder.iterdir()
+        if not entry.name.startswith(".")
+        and entry.suffix.lower() in PHOTO_EXTENSIONS
+        and entry.is_file()
+    ]
+    return sorted(photos, key=lambda p: (p.name.casefold(), p.name))
+
+
+def preprocess_photos(paths, **kwargs):
+    """Prétraite plusieurs photos ; une photo illisible n'arrête pas les autres.
+
+    paths : liste de chemins, ou un dossier (ses photos, via list_photos). kwargs : transmis à
+    load_and_preprocess_image (target_size, content_size, max_pixels).
+    Renvoie (lot (n, target_size, target_size, 1) float32, chemins réussis, erreurs) où erreurs
+    est une liste de (chemin, message en français).
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        paths = list_photos(paths) if Path(paths).is_dir() else [paths]
+    target_size = kwargs.get("target_size", 28)
+    arrays, ok_paths, errors = [], [], []
+    for path in paths:
+        path = Path(path)
+        try:
+            arrays.append(load_and_preprocess_image(path, **kwargs))
+        except PhotoError as exc:
+            errors.append((path, str(exc)))
+        else:
+            ok_paths.append(path)
+    if arrays:
+        batch = np.concatenate(arrays, axis=0)
+    else:
+        batch = np.zeros((0, target_size, target_size, 1), dtype=np.float32)
+    return batch, ok_paths, errors
+
+
+# ---------------------------------------------------------------------------
+# Photos : affichage des verdicts
+# ---------------------------------------------------------------------------
+
+def print_verdict(probabilities, classes=CLASSES):
+    """Le verdict du labo : « Selon moi l'image est : … » puis le pourcentage de chaque classe."""
+    predicted_class = int(np.argmax(probabilities))
+    print(f"Selon moi l'image est : {classes[predicted_class]}\n")
+    for i, class_name in enumerate(classes):
+        print(f"{class_name}: {probabilities[i] * 100:.2f}%")
+    return predicted_class
+
+
+def thumbnail_for_display(image_path, size=256):
+    """La photo en couleur, redressée selon son EXIF et réduite, pour l'afficher."""
+    from PIL import Image, ImageOps
+    with Image.open(image_path) as image:
+        image = ImageOps.exif_transpose(image)
+        image.thumbnail((size, size))
+        return image.convert("RGBA" if "A" in image.getbands() else "RGB")
+
+
+def plot_photo_predictions(paths, batch, probabilities, names=NOMS_COURTS, expected=None):
+    """Pour chaque photo, une ligne : la photo, l'image 28 × 28 vue par le modèle, ses probabilités."""
+    n = len(paths)
+    fig, axes = plt.subplots(n, 3, figsize=(11, 2.6 * n), squeeze=False,
+                             gridspec_kw={"width_ratios": [1, 1, 2.2]})
+    for row, (path, image, proba) in enumerate(zip(paths, batch, probabilities)):
+        ax_photo, ax_input, ax_bars = axes[row]
+        predicted = int(np.argmax(proba))
+        ax_photo.imshow(thumbnail_for_display(path))
+        ax_photo.set_title(Path(path).name, fontsize=9)
+        ax_input.imshow(np.asarray(image).reshape(IMAGE_SIZE, IMAGE_SIZE), cmap="gray", vmin=0, vmax=1)
+        ax_input.set_title("ce que voit le modèle (28 × 28)", fontsize=9)
+        for ax in (ax_photo, ax_input):
+            ax.set_xticks([])
+            ax.set_yticks([])
+        colors = ["tab:blue"] * len(names)
+        truth = None if expected is None else expected[row]
+        if truth is not None and truth >= 0:
+            colors[truth] = "tab:green"
+            if predicted != truth:
+                colors[predicted] = "tab:red"
+        ax_bars.barh(range(len(names)), proba * 100, color=colors)
+        ax_bars.set_yticks(range(len(names)), names, fontsize=8)
+        ax_bars.invert_yaxis()
+        ax_bars.set_xlim(0, 100)
+        ax_bars.set_xlabel("probabilité (%)", fontsize=8)
+        verdict = f"{names[predicted]} ({proba[predicted]:.0%})"
+        if truth is not None and truth >= 0:
+            verdict += " ✓" if predicted == truth else f" ✗ (attendu : {names[truth]})"
+        ax_bars.set_title(verdict, fontsize=10)
+    fig.tight_layout()
+    plt.show()
+    return fig
+
+
+def read_expected_labels(folder):
+    """Les classes attendues des photos d'exemple (images/labels.csv : fichier,classe), {} sans fichier."""
+    path = Path(folder) / "labels.csv"
+    if not path.is_file():
+        return {}
+    table = pd.read_csv(path)
+    return dict(zip(table["fichier"], table["classe"].astype(int)))
+
+
+def verdicts_table(paths, probabilities, expected=None, names=CLASSES):
+    """Le tableau récapitulatif : photo, verdict, confiance (et classe attendue quand on la connaît)."""
+    expected = expected or {}
+    rows = []
+    for path, proba in zip(paths, probabilities):
+        predicted = int(np.argmax(proba))
+        row = {"photo": Path(path).name, "verdict": names[predicted],
+               "confiance": f"{proba[predicted]:.0%}"}
+        if expected:
+            truth = expected.get(Path(path).name)
+            row["attendu"] = names[truth] if truth is not None else "?"
+            row["correct"] = "" if truth is None else ("oui" if truth == predicted else "non")
+        rows.append(row)
+    return pd.DataFrame(rows)

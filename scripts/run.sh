@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installe l'environnement, obtient les données, puis exécute les deux carnets sans interface
+# (classification.ipynb puis test_model.ipynb) avec les valeurs du labo : environ 1 h 30 sur 2 cœurs.
+# Chaque carnet exécuté remplace celui du dépôt seulement si toute son exécution a réussi ;
+# les modèles sont écrits dans analyse_image/modele/.
+#
+#   bash scripts/run.sh            exécution complète (valeurs du labo)
+#   bash scripts/run.sh --rapide   essai de quelques minutes (échantillon, 2 époques, sans partie
+#                                  optionnelle) : carnets et modèles écrits dans runs/, rien d'autre n'est touché
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+
+mode="${1:-complet}"
+mkdir -p runs
+if [ "$mode" = "--rapide" ]; then
+    params=(-p LIGNES_ENTRAINEMENT 3000 -p LIGNES_TEST 1000 -p EPOQUES 2 -p EPOQUES_AUGMENTATION 2
+            -p PARTIE_OPTIONNELLE False -p DOSSIER_MODELE ../runs/modele)
+    photo_params=(-p DOSSIER_MODELE ../runs/modele)
+elif [ "$mode" = "complet" ]; then
+    params=(); photo_params=()
+else
+    echo "Option inconnue : $mode (attendu : rien, ou --rapide)" >&2; exit 2
+fi
+
+execute() {  # execute NOTEBOOK PARAMS... : exécute analyse_image/NOTEBOOK dans runs/, puis le remet en place
+    local nb="$1"; shift
+    echo "=== Exécution de $nb ($mode) : $(date '+%H:%M:%S')"
+    python -m papermill "analyse_image/$nb" "runs/$nb" --cwd analyse_image --log-output --no-progress-bar "$@"
+    if [ "$mode" = "complet" ]; then
+        cp "runs/$nb" "analyse_image/$nb"
+        echo "=== $nb mis à jour avec les résultats de cette exécution"
+    fi
+}
+execute classification.ipynb "${params[@]}"
+execute test_model.ipynb "${photo_params[@]}"
+echo "Terminé : $(date '+%H:%M:%S')"
