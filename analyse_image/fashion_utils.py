@@ -1174,9 +1174,10 @@ def print_verdict(probabilities, classes=CLASSES):
 
 def thumbnail_for_display(image_path, size=256):
     """La photo en couleur, redressée selon son EXIF et réduite, pour l'afficher."""
-    from PIL import Image, ImageOps
     with Image.open(image_path) as image:
         image = ImageOps.exif_transpose(image)
+        if image.mode in _WIDE_MODES:  # 16 bits, flottants : convert("RGB") écrêterait
+            image = convert_to_gray(image)
         image.thumbnail((size, size))
         return image.convert("RGBA" if "A" in image.getbands() else "RGB")
 

@@ -431,3 +431,18 @@ def test_example_photos_and_labels():
         assert row["fichier"] in credits and row["source"] in credits
     batch, ok_paths, errors = fu.preprocess_photos(photos)
     assert errors == [] and batch.shape == (len(photos), 28, 28, 1)
+
+
+def test_display_thumbnail_keeps_16bit_contrast_and_exif_orientation(tmp_path):
+    ramp = np.tile((np.arange(256, dtype=np.uint32) * 257).astype(np.uint16), (8, 1))
+    path = tmp_path / "16bits.png"
+    Image.fromarray(ramp).save(path)
+    thumb = np.asarray(fu.thumbnail_for_display(path))
+    assert thumb.ndim == 3 and thumb.shape[2] == 3
+    assert thumb[..., 0].min() < 10 and thumb[..., 0].max() > 245
+    wide = tmp_path / "large.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # à tourner de 90° : la photo affichée est en hauteur
+    Image.new("RGB", (600, 300), "white").save(wide, exif=exif)
+    width, height = fu.thumbnail_for_display(wide).size
+    assert height > width and max(width, height) == 256
