@@ -673,27 +673,44 @@ def repeat_forever(iterator):
         yield next(iterator)
 
 
-def build_augmentation_layers(seed=13):
-    """Les mêmes transformations que le labo, en couches Keras 3 (rotation 8°, décalages 0,08,
-    cisaillement 0,3°, zoom 0,08), appliquées par lots dans un pipeline tf.data."""
-    shear = math.tan(math.radians(0.3))  # 0,3° exprimés en fraction de l'image
-    return keras.Sequential([
-        layers.RandomRotation(8 / 360, fill_mode="nearest", seed=seed),
-        layers.RandomTranslation(0.08, 0.08, fill_mode="nearest", seed=seed + 1),
-        layers.RandomShear(x_factor=shear, fill_mode="nearest", seed=seed + 2),
-        layers.RandomZoom((-0.08, 0.08), (-0.08, 0.08), fill_mode="nearest", seed=seed + 3),
-    ], name="augmentation")
+def random_affine_transforms(n, rotation=8, shift=0.08, shear=0.3, zoom=0.08, size=IMAGE_SIZE):
+    """n transformations tirées comme par ImageDataGenerator (rotation et cisaillement en degrés,
+    décalages et zoom en fraction de l'image), au format de keras.ops.image.affine_transform.
 
-
-def augmented_dataset(images, labels, batch_size=256, seed=13):
-    """Un tf.data.Dataset mélangé, en lots, augmenté à la volée par build_augmentation_layers()."""
+    Rotation, cisaillement, zoom et décalage sont composés en une seule transformation : chaque
+    image n'est interpolée qu'une fois (enchaîner quatre couches Keras la rendrait floue).
+    """
     import tensorflow as tf
-    augmentation = build_augmentation_layers(seed)
+
+    def uniform(limit):
+        return tf.random.uniform((n,), -limit, limit)
+
+    theta, sh = uniform(math.radians(rotation)), uniform(math.radians(shear))
+    zoom_x, zoom_y = 1.0 + uniform(zoom), 1.0 + uniform(zoom)
+    shift_x, shift_y = uniform(shift) * size, uniform(shift) * size
+    cos, sin = tf.cos(theta), tf.sin(theta)
+    # point de sortie -> point d'entrée : rotation @ cisaillement @ zoom, autour du centre de l'image
+    a00, a01 = cos * zoom_x, (-cos * tf.sin(sh) - sin * tf.cos(sh)) * zoom_y
+    a10, a11 = sin * zoom_x, (-sin * tf.sin(sh) + cos * tf.cos(sh)) * zoom_y
+    center = (size - 1) / 2
+    a02 = center - (a00 + a01) * center + shift_x
+    a12 = center - (a10 + a11) * center + shift_y
+    zeros = tf.zeros_like(theta)
+    return tf.stack([a00, a01, a02, a10, a11, a12, zeros, zeros], axis=1)
+
+
+def augmented_dataset(images, labels, batch_size=256, seed=13, **transform_ranges):
+    """tf.data.Dataset mélangé, en lots, augmenté à la volée sur des lots entiers par
+    keras.ops.image.affine_transform (mêmes transformations que lab_image_generator)."""
+    import tensorflow as tf
+
+    def augment(x, y):
+        transforms = random_affine_transforms(tf.shape(x)[0], **transform_ranges)
+        return keras.ops.image.affine_transform(x, transforms, fill_mode="nearest"), y
+
     dataset = tf.data.Dataset.from_tensor_slices((images, labels))
     dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(batch_size)
-    dataset = dataset.map(lambda x, y: (augmentation(x, training=True), y),
-                          num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = dataset.batch(batch_size).map(augment, num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 

@@ -2,7 +2,7 @@
 
 Dans un seul processus, sur les mêmes données, entraîne trois réseaux à 1 convolution neufs
 pendant N époques : sans augmentation (le labo), avec ImageDataGenerator (le labo) et avec la
-voie rapide (couches Keras 3 + tf.data). Affiche les secondes par époque, le rapport à l'époque
+voie rapide (transformations affines par lots, Keras 3 + tf.data). Affiche les secondes par époque, le rapport à l'époque
 simple et la précision sur le jeu de test.
 
     python scripts/bench_training.py --epochs 10
@@ -87,7 +87,7 @@ def main():
     rows = []
     for name, train_fn in (("labo, sans augmentation", plain),
                            ("labo, ImageDataGenerator", image_data_generator),
-                           ("voie rapide, couches Keras + tf.data", fast_path)):
+                           ("voie rapide, Keras 3 + tf.data", fast_path)):
         keras.utils.set_random_seed(13)
         model = fu.build_cnn_1conv()
         timer = EpochTimer()

@@ -180,3 +180,24 @@ def test_verdicts_table_marks_right_and_wrong(tmp_path):
     assert table["correct"].tolist() == ["oui", "non"]
     assert table["verdict"].tolist() == ["Un pantalon", "Une robe"]
     assert isinstance(table, pd.DataFrame)
+
+
+def test_augmented_dataset_with_zero_ranges_is_the_identity(tiny_data):
+    images, labels = tiny_data
+    dataset = fu.augmented_dataset(images, labels, batch_size=64, rotation=0, shift=0, shear=0, zoom=0)
+    (batch, batch_labels), = list(dataset)
+    order = np.argsort(np.asarray(batch_labels).argmax(1) * 1000 + np.asarray(batch).sum(axis=(1, 2, 3)))
+    expected = np.argsort(labels.argmax(1) * 1000 + images.sum(axis=(1, 2, 3)))
+    np.testing.assert_allclose(np.asarray(batch)[order], images[expected], atol=1e-5)
+
+
+def test_augmented_shifts_stay_within_the_lab_range():
+    square = np.zeros((200, 28, 28, 1), np.float32)
+    square[:, 10:18, 10:18] = 1.0
+    labels = np.zeros((200, 10), np.float32)
+    batches = fu.augmented_dataset(square, labels, batch_size=100, rotation=0, shear=0, zoom=0)
+    out = np.concatenate([np.asarray(b[0])[..., 0] for b in batches])
+    centres = (out.sum(axis=1) * np.arange(28)).sum(axis=1) / out.sum(axis=(1, 2))
+    shifts = centres - 13.5
+    assert np.abs(shifts).max() <= 0.08 * 28 + 0.05      # ±2,24 pixels au plus
+    assert shifts.min() < -1.5 and shifts.max() > 1.5     # et les décalages sont bien tirés
