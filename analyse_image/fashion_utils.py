@@ -25,6 +25,7 @@ import zlib
 from pathlib import Path
 from types import MappingProxyType
 
+import cv2
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -32,6 +33,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from matplotlib import pyplot as plt
 from PIL import Image, ImageFilter, ImageOps
+from scipy import ndimage as ndi
 from sklearn import metrics
 
 import keras
@@ -990,18 +992,28 @@ def _wide_to_gray(image):
     return Image.fromarray(np.clip(np.rint(data), 0, 255).astype(np.uint8))
 
 
-def convert_to_gray(image):
-    """Convertit une image PIL de n'importe quel mode en niveaux de gris 'L' (transparence -> blanc)."""
-    mode = image.mode
-    if mode == "L" and "transparency" not in image.info:
-        return image.copy()
-    if mode in _WIDE_MODES:
-        return _wide_to_gray(image)
-    if mode in _ALPHA_MODES or (mode in _TRNS_MODES and "transparency" in image.info):
+def _has_transparency(image):
+    return image.mode in _ALPHA_MODES or (image.mode in _TRNS_MODES and "transparency" in image.info)
+
+
+def convert_to_rgb(image):
+    """Convertit une image PIL de n'importe quel mode en couleur 'RGB' (transparence -> blanc)."""
+    if image.mode in _WIDE_MODES:
+        return _wide_to_gray(image).convert("RGB")
+    if _has_transparency(image):
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(background, rgba).convert("L")
-    if mode in ("1", "L", "RGB", "P"):
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def convert_to_gray(image):
+    """Convertit une image PIL de n'importe quel mode en niveaux de gris 'L' (transparence -> blanc)."""
+    if image.mode in _WIDE_MODES:
+        return _wide_to_gray(image)
+    if _has_transparency(image):
+        return convert_to_rgb(image).convert("L")
+    if image.mode in ("1", "L", "RGB", "P"):
         return image.convert("L")
     # CMYK, YCbCr, LAB, HSV... : passage par RGB, puis luminance.
     return image.convert("RGB").convert("L")
@@ -1014,6 +1026,11 @@ def open_photo(image_path, max_pixels=DEFAULT_MAX_PIXELS):
     sur 8 bits, première image d'un GIF animé. Lève PhotoError (message en français) si le fichier
     manque, n'est pas une image, est tronqué ou dépasse max_pixels (None : pas de limite propre).
     """
+    return convert_to_gray(open_photo_upright(image_path, max_pixels))
+
+
+def open_photo_upright(image_path, max_pixels=DEFAULT_MAX_PIXELS):
+    """La photo décodée et redressée selon son EXIF, dans son mode d'origine (voir open_photo)."""
     path = Path(image_path)
     if not path.exists():
         raise PhotoError(
@@ -1050,10 +1067,9 @@ def open_photo(image_path, max_pixels=DEFAULT_MAX_PIXELS):
                 image.seek(0)                                   # GIF/TIFF multi-images : la première
                 image.load()
                 try:
-                    upright = ImageOps.exif_transpose(image)
+                    return ImageOps.exif_transpose(image)
                 except Exception:                               # EXIF abîmées : on garde l'image telle quelle
-                    upright = image.copy()
-                return convert_to_gray(upright)
+                    return image.copy()
     except PhotoError:
         raise
     except Image.DecompressionBombError as exc:
@@ -1149,31 +1165,232 @@ def list_photos(folder):
     return sorted(photos, key=lambda p: (p.name.casefold(), p.name))
 
 
-def preprocess_photos(paths, **kwargs):
-    """Prétraite plusieurs photos ; une photo illisible n'arrête pas les autres.
+def preprocess_photos(paths, pipeline="labo", **kwargs):
+    """Prépare plusieurs photos ; une photo illisible n'arrête pas les autres.
 
-    paths : liste de chemins, ou un dossier (ses photos, via list_photos). kwargs : transmis à
-    load_and_preprocess_image (target_size, content_size, max_pixels).
-    Renvoie (lot (n, target_size, target_size, 1) float32, chemins réussis, erreurs) où erreurs
-    est une liste de (chemin, message en français).
+    paths : liste de chemins, ou un dossier (ses photos, via list_photos). pipeline : nom d'une
+    préparation de PHOTO_PIPELINES (« labo » : load_and_preprocess_image) ; kwargs lui sont transmis.
+    Renvoie (lot (n, 28, 28, 1) float32, chemins réussis, erreurs) où erreurs est une liste de
+    (chemin, message en français).
     """
     if isinstance(paths, (str, os.PathLike)):
         paths = list_photos(paths) if Path(paths).is_dir() else [paths]
-    target_size = kwargs.get("target_size", 28)
+    prepare = PHOTO_PIPELINES[pipeline]
     arrays, ok_paths, errors = [], [], []
     for path in paths:
         path = Path(path)
         try:
-            arrays.append(load_and_preprocess_image(path, **kwargs))
+            arrays.append(prepare(path, **kwargs))
         except PhotoError as exc:
             errors.append((path, str(exc)))
         else:
             ok_paths.append(path)
-    if arrays:
-        batch = np.concatenate(arrays, axis=0)
-    else:
-        batch = np.zeros((0, target_size, target_size, 1), dtype=np.float32)
-    return batch, ok_paths, errors
+    size = kwargs.get("target_size", IMAGE_SIZE)
+    batch = np.stack(arrays)[..., None] if arrays else np.zeros((0, size, size, 1), dtype=np.float32)
+    return batch.astype(np.float32), ok_paths, errors
+
+
+# ---------------------------------------------------------------------------
+# Photos : au plus près de Fashion-MNIST
+# ---------------------------------------------------------------------------
+# Une préparation prend le chemin d'une photo et renvoie un tableau (28, 28) float32 dans [0, 1],
+# vêtement clair sur fond noir, comme les images de Fashion-MNIST.
+
+def _corner_level(gray, patch=3):
+    """Niveau de gris du fond : médiane des 4 coins (patch x patch pixels), robuste au bruit JPEG."""
+    p = max(1, min(patch, gray.shape[0] // 2, gray.shape[1] // 2))
+    corners = np.concatenate([gray[:p, :p].ravel(), gray[:p, -p:].ravel(),
+                              gray[-p:, :p].ravel(), gray[-p:, -p:].ravel()])
+    return float(np.median(corners))
+
+
+def trim_box(gray, tolerance=0.1, min_fraction=0.02):
+    """Boîte (gauche, haut, droite, bas) du contenu qui diffère de la couleur des coins.
+
+    gray : tableau 2D uint8. Un pixel est du contenu si |gris - fond| > tolerance * 255 après un
+    filtre médian 3x3 et une ouverture 3x3 (le bruit JPEG isolé ne compte pas) ; une ligne ou une
+    colonne n'est gardée que si au moins min_fraction de ses pixels sont du contenu. Image
+    uniforme : rien n'est rogné.
+    """
+    gray = np.asarray(gray)
+    height, width = gray.shape
+    smooth = ndi.median_filter(gray, size=3) if min(height, width) >= 3 else gray
+    content = np.abs(smooth.astype(np.float32) - _corner_level(smooth)) > tolerance * 255.0
+    if min(height, width) >= 9:
+        content = ndi.binary_opening(content, structure=np.ones((3, 3), bool))
+    rows = np.flatnonzero(content.sum(axis=1) >= max(1.0, min_fraction * width))
+    cols = np.flatnonzero(content.sum(axis=0) >= max(1.0, min_fraction * height))
+    if rows.size == 0 or cols.size == 0:
+        return 0, 0, width, height
+    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
+
+
+def preprocess_like_fashion_mnist(image_path, tolerance=0.1, target_size=IMAGE_SIZE,
+                                  max_pixels=DEFAULT_MAX_PIXELS):
+    """La recette qui a fabriqué Fashion-MNIST (Xiao, Rasul et Vollgraf, 2017, section 2).
+
+    Sur la photo en gris : rognage des bords de la couleur des coins (tolerance, fraction de 255 ;
+    l'article prend 5 %, une photo JPEG prise à la maison demande plus), plus grand côté ramené à
+    target_size, accentuation, extension au carré centré avec la couleur du fond, inversion.
+    Un fond blanc devient noir ; un fond gris ou encombré reste visible.
+    """
+    gray = open_photo(image_path, max_pixels=max_pixels)
+    factor = max(1, max(gray.size) // 256)           # rognage calculé sur une réduction : même boîte
+    small = np.asarray(gray.reduce(factor) if factor > 1 else gray)
+    left, top, right, bottom = trim_box(small, tolerance=tolerance)
+    box = (left * factor, top * factor, min(gray.width, right * factor), min(gray.height, bottom * factor))
+    background = int(round(_corner_level(ndi.median_filter(small, size=3) if min(small.shape) >= 3 else small)))
+    item = ImageOps.contain(gray.crop(box), (target_size, target_size), Image.Resampling.LANCZOS)
+    item = item.filter(ImageFilter.UnsharpMask(radius=1.0, percent=100, threshold=0))
+    canvas = Image.new("L", (target_size, target_size), background)
+    canvas.paste(item, ((target_size - item.width) // 2, (target_size - item.height) // 2))
+    return normalize_pixels(canvas)
+
+
+def largest_central_component(mask, central=0.5):
+    """Garde, trous bouchés, la plus grande composante connexe qui touche la zone centrale
+    (central : son côté, en fraction de l'image) ; sans composante au centre, la plus grande."""
+    mask = np.asarray(mask, dtype=bool)
+    labels, count = ndi.label(mask)
+    if count == 0:
+        return mask
+    areas = np.bincount(labels.ravel(), minlength=count + 1)
+    areas[0] = 0
+    h, w = mask.shape
+    mh, mw = int(h * (1 - central) / 2), int(w * (1 - central) / 2)
+    centre_labels = np.unique(labels[mh:h - mh, mw:w - mw])
+    centre_labels = centre_labels[centre_labels > 0]
+    candidates = centre_labels if centre_labels.size else np.arange(1, count + 1)
+    best = candidates[np.argmax(areas[candidates])]
+    return ndi.binary_fill_holes(labels == best)
+
+
+def foreground_mask(rgb, work_size=160, iterations=4, margin=0.05):
+    """Masque booléen du vêtement par GrabCut (OpenCV), sur la photo réduite à work_size pixels.
+
+    GrabCut part d'un rectangle central (margin de chaque côté : probablement le fond) et sépare
+    les couleurs du vêtement de celles du fond ; on garde la plus grande composante centrale.
+    Renvoie (masque, image réduite). Rien de trouvé : toute la photo.
+    """
+    small = ImageOps.contain(rgb.convert("RGB"), (work_size, work_size), Image.Resampling.BILINEAR)
+    data = np.ascontiguousarray(np.asarray(small, dtype=np.uint8)[:, :, ::-1])
+    h, w = data.shape[:2]
+    mask = np.full((h, w), cv2.GC_PR_BGD, dtype=np.uint8)
+    mh, mw = max(1, int(h * margin)), max(1, int(w * margin))
+    mask[mh:h - mh, mw:w - mw] = cv2.GC_PR_FGD
+    mask[:2], mask[-2:], mask[:, :2], mask[:, -2:] = cv2.GC_BGD, cv2.GC_BGD, cv2.GC_BGD, cv2.GC_BGD
+    cv2.setRNGSeed(0)                                # même résultat à chaque appel
+    try:
+        cv2.grabCut(data, mask, None, np.zeros((1, 65)), np.zeros((1, 65)), iterations,
+                    cv2.GC_INIT_WITH_MASK)
+        found = ndi.binary_opening((mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD), iterations=1)
+        found = largest_central_component(found)
+    except cv2.error:                                # image trop petite ou uniforme
+        found = np.zeros((h, w), dtype=bool)
+    if found.sum() < 0.01 * found.size:
+        found = np.ones((h, w), dtype=bool)
+    return found, small
+
+
+def stretch_contrast(values, low_percentile=2.0, high_percentile=98.0, floor=0.0):
+    """Étire des intensités : percentile bas -> floor, percentile haut -> 1 (écrêté dans [floor, 1])."""
+    values = np.asarray(values, dtype=np.float32)
+    if values.size == 0:
+        return values
+    low, high = np.percentile(values, [low_percentile, high_percentile])
+    if high - low < 1e-6:
+        return np.full_like(values, 1.0)
+    return (floor + (1.0 - floor) * np.clip((values - low) / (high - low), 0.0, 1.0)).astype(np.float32)
+
+
+def garment_intensity(gray, mask, floor=0.2):
+    """Intensité du vêtement (0 hors du masque) : gris inversé comme Fashion-MNIST (sombre -> clair),
+    étiré vers [floor, 1] pour qu'un vêtement clair reste visible sur le fond noir."""
+    gray = np.asarray(gray, dtype=np.float32)
+    mask = np.asarray(mask, dtype=bool)
+    intensity = np.zeros_like(gray)
+    intensity[mask] = stretch_contrast(255.0 - gray[mask], floor=floor)
+    return intensity
+
+
+def center_by_mass(item, canvas_size=IMAGE_SIZE):
+    """Place item (2D, >= 0) dans un carré noir, son centre de masse au centre, sans jamais le couper."""
+    item = np.asarray(item, dtype=np.float32)
+    h, w = item.shape
+    if h > canvas_size or w > canvas_size:
+        raise ValueError(f"objet {h}x{w} plus grand que le carré {canvas_size}")
+    centre = (canvas_size - 1) / 2.0
+    cy, cx = ndi.center_of_mass(item) if item.sum() > 0 else ((h - 1) / 2.0, (w - 1) / 2.0)
+    top = int(np.clip(round(centre - cy), 0, canvas_size - h))
+    left = int(np.clip(round(centre - cx), 0, canvas_size - w))
+    canvas = np.zeros((canvas_size, canvas_size), dtype=np.float32)
+    canvas[top:top + h, left:left + w] = item
+    return canvas
+
+
+def face_left(image28, min_aspect=1.15):
+    """Retourne horizontalement un objet large (une chaussure) dont la masse penche à gauche :
+    dans Fashion-MNIST, la pointe (légère) est à gauche. Renvoie (image, retournée ?)."""
+    image28 = np.asarray(image28, dtype=np.float32)
+    rows = np.flatnonzero(image28.max(axis=1) > 0)
+    cols = np.flatnonzero(image28.max(axis=0) > 0)
+    if rows.size == 0 or (cols[-1] - cols[0] + 1) < min_aspect * (rows[-1] - rows[0] + 1):
+        return image28, False
+    item = image28[:, cols[0]:cols[-1] + 1]
+    half = item.shape[1] // 2
+    if item[:, :half].sum() > item[:, item.shape[1] - half:].sum():
+        return image28[:, ::-1].copy(), True
+    return image28, False
+
+
+def garment_to_28(intensity, mask, content_size=24, canvas_size=IMAGE_SIZE, mirror=False):
+    """Vêtement (intensité 2D dans [0, 1], masque) -> carré noir canvas_size : rognage à la boîte
+    du masque, plus grand côté à content_size, fond à 0, centrage par centre de masse et, si
+    mirror, chaussure tournée vers la gauche."""
+    mask = np.asarray(mask, dtype=bool)
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:
+        return np.zeros((canvas_size, canvas_size), dtype=np.float32)
+    crop = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+    item = Image.fromarray(np.where(mask[crop], intensity[crop], 0.0).astype(np.float32))
+    item_mask = Image.fromarray(mask[crop].astype(np.float32))
+    item = ImageOps.contain(item, (content_size, content_size), Image.Resampling.LANCZOS)
+    item_mask = item_mask.resize(item.size, Image.Resampling.BILINEAR)
+    small = np.clip(np.asarray(item), 0.0, 1.0) * (np.asarray(item_mask) > 0.25)
+    canvas = center_by_mass(small, canvas_size)
+    return face_left(canvas)[0] if mirror else canvas
+
+
+def preprocess_photo_foreground(image_path, content_size=24, floor=0.2, mirror_shoes=False,
+                                work_size=160, max_pixels=DEFAULT_MAX_PIXELS):
+    """Photo au fond encombré -> (28, 28) float32 dans [0, 1] : le vêtement seul, clair, fond à 0.
+
+    Vêtement séparé du fond par GrabCut (foreground_mask), intensité inversée et étirée
+    (garment_intensity), rognage, plus grand côté à content_size, centrage par centre de masse.
+    Réglages choisis sur la moitié « dev » de photos-dev : content_size 24 plutôt que 20 ou 28 ;
+    tourner les chaussures vers la gauche (mirror_shoes) n'y changeait rien.
+    """
+    upright = open_photo_upright(image_path, max_pixels=max_pixels)
+    mask, small = foreground_mask(convert_to_rgb(upright), work_size=work_size)
+    gray = np.asarray(convert_to_gray(upright).resize(small.size, Image.Resampling.BILINEAR), dtype=np.float32)
+    return garment_to_28(garment_intensity(gray, mask, floor=floor), mask,
+                         content_size=content_size, mirror=mirror_shoes)
+
+
+def preprocess_lab(image_path, **kwargs):
+    """La préparation du labo (load_and_preprocess_image), au format (28, 28)."""
+    return load_and_preprocess_image(image_path, **kwargs)[0, :, :, 0]
+
+
+#: Les préparations de photos : nom -> fonction(chemin) -> tableau (28, 28) dans [0, 1].
+PHOTO_PIPELINES = {
+    "labo": preprocess_lab,
+    "fashion_mnist": preprocess_like_fashion_mnist,
+    "premier_plan": preprocess_photo_foreground,
+}
+
+#: La préparation utilisée par défaut par test_model.ipynb (la meilleure sur photos-dev).
+DEFAULT_PIPELINE = "premier_plan"
 
 
 # ---------------------------------------------------------------------------
@@ -1191,12 +1408,9 @@ def print_verdict(probabilities, classes=CLASSES):
 
 def thumbnail_for_display(image_path, size=256):
     """La photo en couleur, redressée selon son EXIF et réduite, pour l'afficher."""
-    with Image.open(image_path) as image:
-        image = ImageOps.exif_transpose(image)
-        if image.mode in _WIDE_MODES:  # 16 bits, flottants : convert("RGB") écrêterait
-            image = convert_to_gray(image)
-        image.thumbnail((size, size))
-        return image.convert("RGBA" if "A" in image.getbands() else "RGB")
+    image = convert_to_rgb(open_photo_upright(image_path))
+    image.thumbnail((size, size))
+    return image
 
 
 def plot_photo_predictions(paths, batch, probabilities, names=NOMS_COURTS, expected=None):
@@ -1257,3 +1471,44 @@ def verdicts_table(paths, probabilities, expected=None, names=CLASSES):
             row["correct"] = "" if truth is None else ("oui" if truth == predicted else "non")
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def plot_pipeline_comparison(paths, results, expected=None, names=NOMS_COURTS):
+    """Pour chaque photo, une ligne : la photo puis, pour chaque préparation, l'image 28 × 28 vue par
+    le modèle et son verdict. results : {nom de la préparation: (lot d'images, probabilités)}."""
+    n, k = len(paths), len(results)
+    fig, axes = plt.subplots(n, k + 1, figsize=(2.3 * (k + 1), 2.5 * n), squeeze=False)
+    for row, path in enumerate(paths):
+        axes[row, 0].imshow(thumbnail_for_display(path))
+        axes[row, 0].set_title(Path(path).name, fontsize=8)
+        truth = None if expected is None else expected[row]
+        for col, (pipeline, (batch, probabilities)) in enumerate(results.items(), start=1):
+            predicted = int(np.argmax(probabilities[row]))
+            color = "black" if truth is None or truth < 0 else ("green" if predicted == truth else "red")
+            axes[row, col].imshow(np.asarray(batch[row]).reshape(IMAGE_SIZE, IMAGE_SIZE),
+                                  cmap="gray", vmin=0, vmax=1)
+            axes[row, col].set_title(f"{pipeline} : {names[predicted]}\n"
+                                     f"({probabilities[row][predicted]:.0%})", fontsize=8, color=color)
+        for ax in axes[row]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    fig.tight_layout()
+    plt.show()
+    return fig
+
+
+def pipelines_table(paths, results, expected=None, names=CLASSES):
+    """Tableau : une ligne par photo, le verdict de chaque préparation (et la classe attendue)."""
+    expected = expected or {}
+    table = pd.DataFrame({"photo": [Path(p).name for p in paths]})
+    if expected:
+        table["attendu"] = [names[expected[n]] if n in expected else "?" for n in table["photo"]]
+    for pipeline, (_, probabilities) in results.items():
+        table[pipeline] = [names[int(np.argmax(p))] for p in probabilities]
+    return table
+
+
+def read_photo_benchmark(path):
+    """Le résumé écrit par scripts/bench_photos.py --output (None s'il n'existe pas)."""
+    path = Path(path)
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None

@@ -85,4 +85,5 @@ def test_test_model_runs_on_the_shipped_model(tmp_path):
     photos = fu.list_photos(ANALYSE_DIR / "images")
     assert len(photos) >= 9
     assert text.count("Selon moi l'image est : ") == len(photos)
-    assert count_images(notebook) == 1
+    assert count_images(notebook) == 2  # verdicts, comparaison avec la préparation du labo
+    assert "Préparation « labo » :" in text and "Préparation « premier_plan » :" in text

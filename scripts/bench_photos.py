@@ -1,0 +1,344 @@
+"""Banc d'essai : un modèle sauvegardé et une ou plusieurs préparations de photos, sur des photos réelles.
+
+Les photos sont rangées par classe dans des dossiers nommés comme photos-dev (T-shirt_top,
+Trouser, Pullover, Dress, Coat, Sandal, Shirt, Sneaker, Bag, Ankle_boot). Pour chaque
+préparation : effectif et précision par classe, matrice de confusion, précision globale et
+précision équilibrée (moyenne des rappels des classes présentes).
+
+    python scripts/bench_photos.py --model analyse_image/modele/modele \\
+        --photos ../shared/data/photos-dev --pipeline labo --pipeline premier_plan --split dev
+
+--split : partage déterministe de chaque classe en deux moitiés par empreinte SHA-256 du nom de
+fichier (identique sur toutes les machines) : « dev » pour mettre au point, « holdout » à garder
+pour la mesure finale, « all » pour tout.
+"""
+import argparse
+import hashlib
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "analyse_image"))
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+import fashion_utils as fu  # noqa: E402
+
+#: Nom de dossier -> indice de classe Fashion-MNIST (« / » et espace remplacés par « _ »).
+FOLDER_TO_LABEL = {
+    "T-shirt_top": 0, "Trouser": 1, "Pullover": 2, "Dress": 3, "Coat": 4,
+    "Sandal": 5, "Shirt": 6, "Sneaker": 7, "Bag": 8, "Ankle_boot": 9,
+}
+SPLITS = ("dev", "holdout", "all")
+N_CLASSES = len(fu.NOMS_COURTS)
+FAILED = -1  # prédiction d'une photo que la préparation n'a pas pu traiter
+
+
+# ---------------------------------------------------------------------------
+# Photos et partage dev / holdout
+# ---------------------------------------------------------------------------
+
+def split_key(name):
+    """Empreinte stable d'un nom de fichier (entier), indépendante de la machine et du système."""
+    return int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:8], "big")
+
+
+def split_names(names, split):
+    """Les noms d'une classe qui tombent dans `split`.
+
+    Les noms sont triés par empreinte ; la première moitié (arrondie au-dessus) est « dev »,
+    le reste « holdout ». Ajouter une photo ne fait passer au plus qu'une photo d'une partie à l'autre.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"partie inconnue : {split!r} (choisir parmi {', '.join(SPLITS)})")
+    ordered = sorted(names, key=lambda name: (split_key(name), name))
+    if split == "all":
+        return ordered
+    n_dev = (len(ordered) + 1) // 2
+    return ordered[:n_dev] if split == "dev" else ordered[n_dev:]
+
+
+def collect_photos(folder, split="all"):
+    """Liste de (chemin, classe) des photos de `folder` rangées par classe, et avertissements.
+
+    Les dossiers de nom inconnu et les fichiers posés à la racine sont signalés et ignorés.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"Dossier de photos introuvable : « {folder} ».")
+    entries, warnings = [], []
+    for sub in sorted(folder.iterdir()):
+        if sub.name.startswith("."):
+            continue
+        if not sub.is_dir():
+            if sub.suffix.lower() in fu.PHOTO_EXTENSIONS:
+                warnings.append(f"photo ignorée hors d'un dossier de classe : {sub.name}")
+            continue
+        if sub.name not in FOLDER_TO_LABEL:
+            warnings.append(f"dossier ignoré (classe inconnue) : {sub.name}")
+            continue
+        by_name = {path.name: path for path in fu.list_photos(sub)}
+        for name in split_names(by_name, split):
+            entries.append((by_name[name], FOLDER_TO_LABEL[sub.name]))
+    return entries, warnings
+
+
+# ---------------------------------------------------------------------------
+# Scores (cœur testable sans modèle)
+# ---------------------------------------------------------------------------
+
+@dataclass
+class Scores:
+    """Résultats d'une préparation : effectifs, précisions par classe, matrice, précisions globales."""
+    classes: list            # classes présentes (indices), dans l'ordre
+    counts: dict             # classe -> nombre de photos
+    per_class: dict          # classe -> précision (rappel) de la classe
+    confusion: pd.DataFrame  # lignes : classes présentes ; colonnes : les 10 classes (+ « échec »)
+    accuracy: float
+    balanced_accuracy: float
+    n_failed: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+def score_predictions(y_true, y_pred, names=fu.NOMS_COURTS):
+    """Scores de prédictions (indices ; FAILED = -1 pour une photo non traitée, comptée fausse).
+
+    Précision équilibrée = moyenne des rappels des classes présentes (comme
+    sklearn.metrics.balanced_accuracy_score).
+    """
+    y_true = np.asarray(y_true, dtype=int).ravel()
+    y_pred = np.asarray(y_pred, dtype=int).ravel()
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"{len(y_true)} classes vraies pour {len(y_pred)} prédictions")
+    if y_true.size == 0:
+        raise ValueError("aucune photo à évaluer")
+    n_classes = len(names)
+    if y_true.min() < 0 or y_true.max() >= n_classes:
+        raise ValueError(f"classes vraies hors de 0..{n_classes - 1}")
+    if y_pred.min() < FAILED or y_pred.max() >= n_classes:
+        raise ValueError(f"prédictions hors de 0..{n_classes - 1} (ou {FAILED} pour un échec)")
+    present = sorted(int(c) for c in np.unique(y_true))
+    columns = list(range(n_classes))
+    n_failed = int((y_pred == FAILED).sum())
+    if n_failed:
+        columns.append(FAILED)
+    matrix = np.zeros((len(present), len(columns)), dtype=int)
+    col_index = {c: j for j, c in enumerate(columns)}
+    for row, c in enumerate(present):
+        for p in y_pred[y_true == c]:
+            matrix[row, col_index[int(p)]] += 1
+    col_names = [names[c] if c != FAILED else "échec" for c in columns]
+    confusion = pd.DataFrame(matrix, index=pd.Index([names[c] for c in present], name="vraie classe"),
+                             columns=pd.Index(col_names, name="prédite"))
+    counts = {c: int((y_true == c).sum()) for c in present}
+    per_class = {c: float((y_pred[y_true == c] == c).mean()) for c in present}
+    return Scores(classes=present, counts=counts, per_class=per_class, confusion=confusion,
+                  accuracy=float((y_true == y_pred).mean()),
+                  balanced_accuracy=float(np.mean(list(per_class.values()))),
+                  n_failed=n_failed)
+
+
+def format_scores(scores, names=fu.NOMS_COURTS):
+    """Texte du rapport d'une préparation (tableau par classe, matrice de confusion, globales)."""
+    table = pd.DataFrame({"photos": [scores.counts[c] for c in scores.classes],
+                          "précision": [round(scores.per_class[c], 3) for c in scores.classes]},
+                         index=pd.Index([names[c] for c in scores.classes], name="classe"))
+    with pd.option_context("display.width", 250, "display.max_columns", 20):
+        lines = [table.to_string(), "", "Matrice de confusion (lignes : vraie classe, colonnes : prédite)",
+                 scores.confusion.to_string(), ""]
+    if scores.n_failed:
+        lines.append(f"Photos que la préparation n'a pas pu traiter (comptées fausses) : {scores.n_failed}")
+    lines.append(f"Précision globale : {scores.accuracy:.3f}   "
+                 f"précision équilibrée : {scores.balanced_accuracy:.3f}   "
+                 f"({sum(scores.counts.values())} photos, hasard ≈ {1 / len(scores.classes):.2f})")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------
+# Préparations et modèle
+# ---------------------------------------------------------------------------
+
+# Noms anglais acceptés en plus des noms du registre.
+PIPELINE_ALIASES = {"lab": "labo", "xiao": "fashion_mnist", "foreground": "premier_plan"}
+
+
+def pipeline_registry():
+    """Registre nom -> fonction : fu.PHOTO_PIPELINES et quelques alias."""
+    registry = dict(fu.PHOTO_PIPELINES)
+    for alias, name in PIPELINE_ALIASES.items():
+        if name in registry and alias not in registry:
+            registry[alias] = registry[name]
+    return registry
+
+
+def prepare_photos(entries, pipeline):
+    """Applique une préparation ; renvoie (images (n, 28, 28) des réussies, indices réussis, échecs).
+
+    échecs : liste de (chemin, message) ; fu.PhotoError = photo illisible, autre erreur = échec
+    de la préparation.
+    """
+    images, ok, failures = [], [], []
+    for i, (path, _) in enumerate(entries):
+        try:
+            image = np.asarray(pipeline(path), dtype=np.float32).reshape(fu.IMAGE_SIZE, fu.IMAGE_SIZE)
+        except fu.PhotoError as exc:
+            failures.append((path, "illisible", str(exc)))
+        except Exception as exc:  # une préparation défaillante ne doit pas arrêter le banc
+            failures.append((path, "échec", f"{type(exc).__name__}: {exc}"))
+        else:
+            images.append(np.clip(image, 0.0, 1.0))
+            ok.append(i)
+    stack = np.stack(images) if images else np.zeros((0, fu.IMAGE_SIZE, fu.IMAGE_SIZE), np.float32)
+    return stack, ok, failures
+
+
+def predictions_with_failures(n, ok, predicted):
+    """Tableau de n prédictions : celles des photos réussies, FAILED ailleurs."""
+    y_pred = np.full(n, FAILED, dtype=int)
+    y_pred[np.asarray(ok, dtype=int)] = predicted
+    return y_pred
+
+
+def load_model(prefix):
+    """Modèle sauvegardé par préfixe : prefix.json + prefix.weights.h5 (fu.load_model_files)."""
+    prefix = str(prefix)
+    for suffix in (".weights.h5", ".json"):
+        if prefix.endswith(suffix):
+            prefix = prefix[: -len(suffix)]
+    return fu.load_model_files(prefix + ".json", prefix + ".weights.h5")
+
+
+def save_grid(out_path, entries, images, ok, predicted, per_class=4, title=""):
+    """Image PNG : quelques photos par classe, chacune à côté de l'image 28 x 28 vue par le modèle."""
+    out_path = Path(out_path)
+    if out_path.suffix.lower() != ".png":
+        raise ValueError(f"la grille doit être un fichier .png : « {out_path} »")
+    if out_path.resolve() in {Path(p).resolve() for p, _ in entries}:
+        raise ValueError(f"« {out_path} » est une des photos évaluées : choisissez un autre fichier")
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    by_class = {}
+    for k, i in enumerate(ok):
+        by_class.setdefault(entries[i][1], []).append(k)
+    classes = sorted(by_class)
+    fig, axes = plt.subplots(len(classes), 2 * per_class, figsize=(2 * per_class * 1.3, len(classes) * 1.5),
+                             squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for row, c in enumerate(classes):
+        for j, k in enumerate(by_class[c][:per_class]):
+            photo = entries[ok[k]][0]
+            axes[row, 2 * j].imshow(fu.thumbnail_for_display(photo, 96))
+            axes[row, 2 * j].set_title(fu.NOMS_COURTS[c], fontsize=7)
+            axes[row, 2 * j + 1].imshow(images[k], cmap="gray", vmin=0, vmax=1)
+            good = predicted[k] == c
+            axes[row, 2 * j + 1].set_title(("✓ " if good else "✗ ") + fu.NOMS_COURTS[predicted[k]],
+                                           fontsize=7, color="green" if good else "red")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(out_path, dpi=90)
+    plt.close(fig)
+
+
+# ---------------------------------------------------------------------------
+# Programme
+# ---------------------------------------------------------------------------
+
+def run_pipeline(model, entries, name, pipeline):
+    """Prépare, prédit et note une préparation ; renvoie (scores, images, indices réussis, prédictions, échecs)."""
+    start = time.perf_counter()
+    images, ok, failures = prepare_photos(entries, pipeline)
+    seconds = time.perf_counter() - start
+    unreadable = [f for f in failures if f[1] == "illisible"]
+    # Les photos illisibles sont écartées (elles le sont pour toutes les préparations) ;
+    # les échecs de la préparation comptent comme des erreurs.
+    unreadable_paths = {f[0] for f in unreadable}
+    kept = [i for i in range(len(entries)) if entries[i][0] not in unreadable_paths]
+    predicted = np.zeros(0, dtype=int)
+    if len(images):
+        predicted = model.predict(images[..., None], batch_size=256, verbose=0).argmax(axis=1)
+    y_pred_all = predictions_with_failures(len(entries), ok, predicted)
+    y_true = np.array([entries[i][1] for i in kept], dtype=int)
+    scores = score_predictions(y_true, y_pred_all[kept]) if kept else None
+    if scores is not None:
+        scores.extra["seconds"] = seconds
+    return scores, images, ok, predicted, failures
+
+
+def main(argv=None):
+    registry = pipeline_registry()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog="Préparations disponibles : " + ", ".join(sorted(registry)))
+    parser.add_argument("--model", default=str(ROOT / "analyse_image" / "modele" / "modele"),
+                        help="préfixe du modèle : PREFIXE.json + PREFIXE.weights.h5")
+    parser.add_argument("--photos", default=str(ROOT.parent / "shared" / "data" / "photos-dev"),
+                        help="dossier des photos rangées par classe")
+    parser.add_argument("--pipeline", action="append", choices=sorted(registry), metavar="NOM",
+                        help="préparation à évaluer (répétable ; défaut : labo)")
+    parser.add_argument("--split", choices=SPLITS, default="dev",
+                        help="dev (défaut), holdout ou all")
+    parser.add_argument("--save-grid", metavar="PNG", help="grille photos / images 28 x 28 (1re préparation)")
+    parser.add_argument("--grid-pipeline", metavar="NOM", help="préparation montrée dans la grille")
+    parser.add_argument("--per-class", type=int, default=4, help="photos par classe dans la grille (4)")
+    parser.add_argument("--output", metavar="JSON", help="écrit aussi le résumé des scores dans ce fichier")
+    args = parser.parse_args(argv)
+    pipelines = args.pipeline or ["labo"]
+    if args.save_grid and not args.save_grid.lower().endswith(".png"):
+        parser.error(f"--save-grid doit désigner un fichier .png (reçu : {args.save_grid})")
+
+    entries, warnings = collect_photos(args.photos, args.split)
+    for warning in warnings:
+        print(f"Attention : {warning}")
+    if not entries:
+        print(f"Aucune photo dans « {args.photos} » (partie {args.split}).")
+        return 1
+    try:
+        model = load_model(args.model)
+    except fu.ModelFilesError as exc:
+        print(f"Erreur : {exc}")
+        return 2
+    print(f"Modèle : {args.model}   photos : {args.photos}   partie : {args.split} ({len(entries)} photos)")
+    summary = []
+    grid_name = args.grid_pipeline or pipelines[0]
+    for name in pipelines:
+        print(f"\n=== Préparation « {name} » ===")
+        scores, images, ok, predicted, failures = run_pipeline(model, entries, name, registry[name])
+        for path, kind, message in failures:
+            print(f"  {kind} : {path.parent.name}/{path.name} — {message}")
+        n_unreadable = sum(1 for f in failures if f[1] == "illisible")
+        if n_unreadable:
+            print(f"Photos illisibles, écartées : {n_unreadable}")
+        if scores is None:
+            print("Aucune photo lisible.")
+            continue
+        print(format_scores(scores))
+        print(f"({scores.extra['seconds']:.1f} s de préparation)")
+        summary.append((name, scores))
+        if args.save_grid and name == grid_name:
+            save_grid(args.save_grid, entries, images, ok, predicted, args.per_class,
+                      title=f"{name} — {args.split} — précision équilibrée {scores.balanced_accuracy:.3f}")
+            print(f"Grille écrite : {args.save_grid}")
+    if args.output:
+        fu.write_json_atomically({"model": str(args.model), "photos": Path(args.photos).name,
+                                  "split": args.split, "n_photos": len(entries),
+                                  "pipelines": {name: {"accuracy": round(sc.accuracy, 3),
+                                                       "balanced_accuracy": round(sc.balanced_accuracy, 3)}
+                                                for name, sc in summary}}, args.output)
+        print(f"Résumé écrit : {args.output}")
+    if len(summary) > 1:
+        print("\n=== Résumé ===")
+        for name, scores in summary:
+            print(f"{name:>16} : précision {scores.accuracy:.3f}   équilibrée {scores.balanced_accuracy:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
