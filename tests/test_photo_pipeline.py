@@ -167,20 +167,14 @@ def test_like_fashion_mnist_uniform_photo(tmp_path):
 
 # ---------------------------------------------------------------- premier plan
 
-def test_foreground_mask_on_light_noisy_background(tmp_path):
-    path, truth = noisy_tshirt_photo(tmp_path / "t.jpg")
+@pytest.mark.parametrize("make_photo, min_iou", [(noisy_tshirt_photo, 0.85), (cluttered_photo, 0.8)],
+                         ids=["fond-clair-bruite", "fond-encombre"])
+def test_foreground_mask_finds_the_garment(tmp_path, make_photo, min_iou):
+    path, truth = make_photo(tmp_path / "photo.jpg")
     rgb = fu.convert_to_rgb(fu.open_photo_upright(path))
     mask, small = fu.foreground_mask(rgb)
     truth_small = np.asarray(Image.fromarray(truth).resize(small.size, Image.Resampling.NEAREST))
-    assert iou(mask, truth_small) > 0.85
-
-
-def test_foreground_mask_on_cluttered_background(tmp_path):
-    path, truth = cluttered_photo(tmp_path / "c.jpg")
-    rgb = fu.convert_to_rgb(fu.open_photo_upright(path))
-    mask, small = fu.foreground_mask(rgb)
-    truth_small = np.asarray(Image.fromarray(truth).resize(small.size, Image.Resampling.NEAREST))
-    assert iou(mask, truth_small) > 0.8
+    assert iou(mask, truth_small) > min_iou
 
 
 def test_foreground_background_is_black_item_bright_and_centred(tmp_path):
