@@ -4,7 +4,9 @@ import sys
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("MPLBACKEND", "Agg")
+# Les carnets exécutés par papermill héritent de cet environnement : un MPLBACKEND=Agg y
+# remplacerait l'affichage « inline » et les figures disparaîtraient des sorties.
+os.environ.pop("MPLBACKEND", None)
 
 ROOT = Path(__file__).resolve().parents[1]
 ANALYSE_DIR = ROOT / "analyse_image"
