@@ -327,7 +327,7 @@ def main(argv=None):
                       title=f"{name} — {args.split} — précision équilibrée {scores.balanced_accuracy:.3f}")
             print(f"Grille écrite : {args.save_grid}")
     if args.output:
-        fu.write_json_atomically({"model": str(args.model), "photos": Path(args.photos).name,
+        fu.write_json_atomically({"model": Path(args.model).name, "photos": Path(args.photos).name,
                                   "split": args.split, "n_photos": len(entries),
                                   "pipelines": {name: {"accuracy": round(sc.accuracy, 3),
                                                        "balanced_accuracy": round(sc.balanced_accuracy, 3)}
