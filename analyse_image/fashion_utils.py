@@ -851,12 +851,8 @@ def write_json_atomically(data, path):
     """Écrit un JSON dans un fichier temporaire puis le renomme : jamais de fichier à moitié écrit."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+    _write_atomically(path, lambda file: file.write(text.encode("utf-8")))
 
 
 def write_metrics(records, path, saved_model=None):
