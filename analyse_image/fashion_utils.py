@@ -1200,6 +1200,11 @@ def _corner_level(gray, patch=3):
     return float(np.median(corners))
 
 
+def _median_smoothed(gray):
+    """Filtre médian 3x3 (sauf sur une image de moins de 3 pixels de côté) : efface le bruit JPEG."""
+    return ndi.median_filter(gray, size=3) if min(gray.shape) >= 3 else gray
+
+
 def trim_box(gray, tolerance=0.1, min_fraction=0.02):
     """Boîte (gauche, haut, droite, bas) du contenu qui diffère de la couleur des coins.
 
@@ -1210,7 +1215,7 @@ def trim_box(gray, tolerance=0.1, min_fraction=0.02):
     """
     gray = np.asarray(gray)
     height, width = gray.shape
-    smooth = ndi.median_filter(gray, size=3) if min(height, width) >= 3 else gray
+    smooth = _median_smoothed(gray)
     content = np.abs(smooth.astype(np.float32) - _corner_level(smooth)) > tolerance * 255.0
     if min(height, width) >= 9:
         content = ndi.binary_opening(content, structure=np.ones((3, 3), bool))
@@ -1235,7 +1240,7 @@ def preprocess_like_fashion_mnist(image_path, tolerance=0.1, target_size=IMAGE_S
     small = np.asarray(gray.reduce(factor) if factor > 1 else gray)
     left, top, right, bottom = trim_box(small, tolerance=tolerance)
     box = (left * factor, top * factor, min(gray.width, right * factor), min(gray.height, bottom * factor))
-    background = int(round(_corner_level(ndi.median_filter(small, size=3) if min(small.shape) >= 3 else small)))
+    background = int(round(_corner_level(_median_smoothed(small))))
     item = ImageOps.contain(gray.crop(box), (target_size, target_size), Image.Resampling.LANCZOS)
     item = item.filter(ImageFilter.UnsharpMask(radius=1.0, percent=100, threshold=0))
     canvas = Image.new("L", (target_size, target_size), background)
