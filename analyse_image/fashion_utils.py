@@ -1248,9 +1248,11 @@ def preprocess_like_fashion_mnist(image_path, tolerance=0.1, target_size=IMAGE_S
     return normalize_pixels(canvas)
 
 
-def largest_central_component(mask, central=0.5):
+def main_central_components(mask, central=0.5, keep_share=0.3):
     """Garde, trous bouchés, la plus grande composante connexe qui touche la zone centrale
-    (central : son côté, en fraction de l'image) ; sans composante au centre, la plus grande."""
+    (central : son côté, en fraction de l'image) et les autres composantes centrales au moins
+    keep_share fois aussi grandes (la seconde chaussure d'une paire) ; sans composante au centre,
+    la plus grande."""
     mask = np.asarray(mask, dtype=bool)
     labels, count = ndi.label(mask)
     if count == 0:
@@ -1263,14 +1265,15 @@ def largest_central_component(mask, central=0.5):
     centre_labels = centre_labels[centre_labels > 0]
     candidates = centre_labels if centre_labels.size else np.arange(1, count + 1)
     best = candidates[np.argmax(areas[candidates])]
-    return ndi.binary_fill_holes(labels == best)
+    kept = candidates[areas[candidates] >= keep_share * areas[best]] if centre_labels.size else [best]
+    return ndi.binary_fill_holes(np.isin(labels, kept))
 
 
 def foreground_mask(rgb, work_size=160, iterations=4, margin=0.05):
     """Masque booléen du vêtement par GrabCut (OpenCV), sur la photo réduite à work_size pixels.
 
     GrabCut part d'un rectangle central (margin de chaque côté : probablement le fond) et sépare
-    les couleurs du vêtement de celles du fond ; on garde la plus grande composante centrale.
+    les couleurs du vêtement de celles du fond ; on garde la ou les principales composantes centrales.
     Renvoie (masque, image réduite). Rien de trouvé : toute la photo.
     """
     small = ImageOps.contain(rgb.convert("RGB"), (work_size, work_size), Image.Resampling.BILINEAR)
@@ -1285,7 +1288,7 @@ def foreground_mask(rgb, work_size=160, iterations=4, margin=0.05):
         cv2.grabCut(data, mask, None, np.zeros((1, 65)), np.zeros((1, 65)), iterations,
                     cv2.GC_INIT_WITH_MASK)
         found = ndi.binary_opening((mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD), iterations=1)
-        found = largest_central_component(found)
+        found = main_central_components(found)
     except cv2.error:                                # image trop petite ou uniforme
         found = np.zeros((h, w), dtype=bool)
     if found.sum() < 0.01 * found.size:
@@ -1395,6 +1398,222 @@ DEFAULT_PIPELINE = "premier_plan"
 
 
 # ---------------------------------------------------------------------------
+# Photos : entraîner un modèle qui les reconnaît
+# ---------------------------------------------------------------------------
+# Les images de Fashion-MNIST sont transformées, par lots et à la volée (tf.data), pour ressembler
+# à ce que la préparation « premier_plan » tire d'une photo : vêtement recadré, plus grand côté à
+# 24 pixels, centré sur son centre de masse, contraste étiré vers [0,2 ; 1], fond à 0. S'y ajoutent
+# ce que les photos ont et que Fashion-MNIST n'a pas : vêtement tourné vers la droite ou la gauche,
+# un peu penché, chaussures par paires, éclairage inégal, flou, bruit.
+
+#: Les classes de chaussures (sandales, baskets, bottes de cheville), photographiées par paires.
+SHOE_CLASSES = (5, 7, 9)
+#: Au-dessus de ce niveau (sur 1), un pixel d'une image de Fashion-MNIST appartient au vêtement.
+FOREGROUND_LEVEL = 0.02
+
+
+def _affine_rows(a00, a01, a02, a10, a11, a12):
+    """Empile des coefficients (un par image) au format de keras.ops.image.affine_transform."""
+    import tensorflow as tf
+    zeros = tf.zeros_like(a00)
+    return tf.stack([a00, a01, a02, a10, a11, a12, zeros, zeros], axis=1)
+
+
+def _warp_with_mask(images, masks, transforms):
+    """Applique la même transformation affine aux images et à leurs masques (une interpolation)."""
+    import tensorflow as tf
+    both = keras.ops.image.affine_transform(tf.concat([images, masks], axis=-1), transforms,
+                                            interpolation="bilinear", fill_mode="constant")
+    return both[..., :1], both[..., 1:]
+
+
+def _extent(lines):
+    """Nombre de pixels entre la première et la dernière ligne (ou colonne) occupée, par image."""
+    import tensorflow as tf
+    index = tf.range(tf.shape(lines)[1], dtype=tf.float32)
+    first = tf.reduce_min(tf.where(lines, index, 1e4), axis=1)
+    last = tf.reduce_max(tf.where(lines, index, -1e4), axis=1)
+    return tf.maximum(last - first + 1.0, 1.0)
+
+
+def stretch_batch_contrast(images, masks, floor=0.2, low_percentile=2.0, high_percentile=98.0):
+    """stretch_contrast sur un lot (n, 28, 28, 1) : dans chaque masque, percentile bas -> floor,
+    percentile haut -> 1 ; 0 hors du masque."""
+    import tensorflow as tf
+    n = tf.shape(images)[0]
+    flat, inside = tf.reshape(images, (n, -1)), tf.reshape(masks > 0.5, (n, -1))
+    count = tf.reduce_sum(tf.cast(inside, tf.float32), axis=1)
+    ordered = tf.sort(tf.where(inside, flat, 1e6), axis=1)       # les pixels du masque d'abord
+
+    def percentile(q):                                             # interpolation linéaire, comme numpy
+        position = q / 100.0 * tf.maximum(count - 1.0, 0.0)
+        below = tf.cast(tf.floor(position), tf.int32)
+        above = tf.minimum(below + 1, tf.cast(tf.maximum(count - 1.0, 0.0), tf.int32))
+        weight = position - tf.floor(position)
+        value = ((1 - weight) * tf.gather(ordered, below, batch_dims=1)
+                 + weight * tf.gather(ordered, above, batch_dims=1))
+        return tf.reshape(value, (-1, 1, 1, 1))
+
+    low, high = percentile(low_percentile), percentile(high_percentile)
+    spread = high - low
+    stretched = floor + (1.0 - floor) * tf.clip_by_value((images - low) / tf.maximum(spread, 1e-6), 0.0, 1.0)
+    stretched = tf.where(spread < 1e-6, tf.ones_like(images), stretched)
+    return tf.where(masks > 0.5, stretched, tf.zeros_like(images))
+
+
+def frame_like_photos(images, masks, content_size=24, size_jitter=0.0, shift=0.0):
+    """Recadre chaque vêtement comme garment_to_28 : plus grand côté du masque à content_size
+    pixels (± size_jitter, en fraction), centre de masse au centre (± shift pixels)."""
+    import tensorflow as tf
+    n, size = tf.shape(images)[0], images.shape[1]
+    inside = masks[..., 0] > 0.5
+    longest = tf.maximum(_extent(tf.reduce_any(inside, axis=2)), _extent(tf.reduce_any(inside, axis=1)))
+    weights = images[..., 0] * tf.cast(inside, tf.float32) + 1e-6
+    index = tf.range(size, dtype=tf.float32)
+    total = tf.reduce_sum(weights, axis=[1, 2])
+    centre_y = tf.reduce_sum(weights * index[None, :, None], axis=[1, 2]) / total
+    centre_x = tf.reduce_sum(weights * index[None, None, :], axis=[1, 2]) / total
+    scale = longest / (content_size * (1.0 + tf.random.uniform((n,), -size_jitter, size_jitter)))
+    centre = (size - 1) / 2.0
+    offset_x = centre + tf.random.uniform((n,), -shift, shift)
+    offset_y = centre + tf.random.uniform((n,), -shift, shift)
+    zeros = tf.zeros_like(scale)
+    return _warp_with_mask(images, masks, _affine_rows(scale, zeros, centre_x - scale * offset_x,
+                                                       zeros, scale, centre_y - scale * offset_y))
+
+
+def turn_and_flip(images, masks, rotation=10.0, flip=True):
+    """Rotation aléatoire (± rotation degrés) et, une fois sur deux si flip, miroir horizontal :
+    sur une photo, une chaussure pointe à gauche ou à droite, un vêtement penche."""
+    import tensorflow as tf
+    n, size = tf.shape(images)[0], images.shape[1]
+    theta = tf.random.uniform((n,), -1.0, 1.0) * math.radians(rotation)
+    mirror = tf.where(tf.random.uniform((n,)) < 0.5, -1.0, 1.0) if flip else tf.ones((n,))
+    cos, sin = tf.cos(theta), tf.sin(theta)
+    a00, a01, a10, a11 = cos * mirror, -sin, sin * mirror, cos
+    centre = (size - 1) / 2.0
+    return _warp_with_mask(images, masks, _affine_rows(a00, a01, centre - (a00 + a01) * centre,
+                                                       a10, a11, centre - (a10 + a11) * centre))
+
+
+def shoe_pairs(images, masks):
+    """Une paire faite de deux copies de chaque chaussure (la seconde souvent en miroir), côte à
+    côte et se touchant, à plat (vue de profil) ou debout (vue de dessus), comme sur une photo."""
+    import tensorflow as tf
+    n, size = tf.shape(images)[0], images.shape[1]
+
+    def uniform(low, high):
+        return tf.random.uniform((n,), low, high)
+
+    thickness = _extent(tf.reduce_any(masks[..., 0] > 0.5, axis=2))   # hauteur de la chaussure
+    base = tf.where(uniform(0.0, 1.0) < 0.5, 0.0, math.pi / 2) + uniform(-0.25, 0.25)
+    scale = 2.0                                                         # deux copies à moitié taille
+    gap = thickness / scale * uniform(0.55, 0.95)                       # entre les deux centres
+    along = uniform(-0.15, 0.15) * size / scale                         # l'une un peu devant l'autre
+    across_x, across_y = -tf.sin(base), tf.cos(base)
+    along_x, along_y = tf.cos(base), tf.sin(base)
+    second_mirror = tf.where(uniform(0.0, 1.0) < 0.7, -1.0, 1.0)
+    centre = (size - 1) / 2.0
+    copies = []
+    for side, mirror in ((-0.5, tf.ones((n,))), (0.5, second_mirror)):
+        theta = base + uniform(-0.15, 0.15)
+        cos, sin = tf.cos(theta), tf.sin(theta)
+        a00, a01, a10, a11 = cos * scale * mirror, sin * scale, -sin * scale * mirror, cos * scale
+        out_x = centre + side * (gap * across_x + along * along_x)
+        out_y = centre + side * (gap * across_y + along * along_y)
+        copies.append(_warp_with_mask(images, masks, _affine_rows(
+            a00, a01, centre - a00 * out_x - a01 * out_y, a10, a11, centre - a10 * out_x - a11 * out_y)))
+    return tf.maximum(copies[0][0], copies[1][0]), tf.maximum(copies[0][1], copies[1][1])
+
+
+def photo_lighting(images):
+    """Conditions de prise de vue : gamma, éclairage en dégradé, plis (champ lisse), flou, bruit."""
+    import tensorflow as tf
+    n, size = tf.shape(images)[0], images.shape[1]
+
+    def per_image(low, high):
+        return tf.random.uniform((n, 1, 1, 1), low, high)
+
+    images = tf.pow(tf.maximum(images, 1e-4), tf.exp(per_image(-0.8, 0.8)))
+    ys, xs = tf.meshgrid(tf.linspace(-1.0, 1.0, size), tf.linspace(-1.0, 1.0, size), indexing="ij")
+    angle = per_image(0.0, 2 * math.pi)
+    ramp = tf.cos(angle) * xs[None, :, :, None] + tf.sin(angle) * ys[None, :, :, None]
+    images = images * (1.0 + per_image(0.0, 0.5) * ramp)
+    folds = tf.image.resize(tf.random.normal((n, 6, 6, 1)), (size, size), method="bicubic")
+    images = images * (1.0 + per_image(0.0, 0.35) * folds)
+    taps = tf.exp(-tf.range(-2.0, 3.0) ** 2 / 2.0)
+    kernel = tf.reshape(taps[:, None] * taps[None, :] / tf.reduce_sum(taps) ** 2, (5, 5, 1, 1))
+    blur = per_image(0.0, 1.0)
+    images = (1.0 - blur) * images + blur * tf.nn.conv2d(images, kernel, 1, "SAME")
+    return images + per_image(0.0, 0.06) * tf.random.normal(tf.shape(images))
+
+
+def photo_like_batch(images, labels, pair_probability=0.5, rotation=10.0, flip=True, lighting=True,
+                     size_jitter=0.08, shift=1.0):
+    """Un lot de Fashion-MNIST (n, 28, 28, 1) dans [0, 1], étiquettes one-hot -> le même lot tel
+    que la préparation « premier_plan » le produirait d'une photo (voir le début de la section)."""
+    import tensorflow as tf
+    masks = tf.cast(images > FOREGROUND_LEVEL, tf.float32)
+    turned, turned_masks = turn_and_flip(images, masks, rotation=rotation, flip=flip)
+    if pair_probability > 0:
+        classes = tf.argmax(labels, axis=1, output_type=tf.int32)
+        is_shoe = tf.reduce_any(tf.equal(classes[:, None], tf.constant(SHOE_CLASSES)[None, :]), axis=1)
+        paired = is_shoe & (tf.random.uniform(tf.shape(is_shoe)) < pair_probability)
+        pairs, pair_masks = shoe_pairs(images, masks)
+        turned = tf.where(paired[:, None, None, None], pairs, turned)
+        turned_masks = tf.where(paired[:, None, None, None], pair_masks, turned_masks)
+    framed, framed_masks = frame_like_photos(turned, turned_masks, size_jitter=size_jitter, shift=shift)
+    if lighting:
+        framed = photo_lighting(framed)
+    return stretch_batch_contrast(framed, framed_masks)
+
+
+def like_photo_pipeline(images):
+    """Images de Fashion-MNIST mises, sans hasard, au format de « premier_plan » (pour évaluer)."""
+    import tensorflow as tf
+    images = tf.convert_to_tensor(images, dtype=tf.float32)
+    framed, masks = frame_like_photos(images, tf.cast(images > FOREGROUND_LEVEL, tf.float32))
+    return stretch_batch_contrast(framed, masks).numpy()
+
+
+def photo_training_dataset(images, labels, batch_size=256, seed=13, **options):
+    """tf.data.Dataset mélangé, en lots, transformé à la volée par photo_like_batch (options)."""
+    import tensorflow as tf
+    dataset = tf.data.Dataset.from_tensor_slices((images, labels))
+    dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
+    dataset = dataset.map(lambda x, y: (photo_like_batch(x, y, **options), y),
+                          num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def show_photo_like_examples(images, labels, photos=None, per_class=1, seed=13):
+    """Trois rangées : images de Fashion-MNIST, les mêmes transformées par photo_like_batch, et
+    (photos : tableau (n, 28, 28)) de vraies photos passées par la préparation « premier_plan »."""
+    import tensorflow as tf
+    labels = np.asarray(labels)
+    classes = labels.argmax(axis=1) if labels.ndim == 2 else labels
+    picked = np.concatenate([np.flatnonzero(classes == c)[:per_class] for c in range(N_CLASSES)])
+    tf.random.set_seed(seed)
+    one_hot = np.eye(N_CLASSES, dtype=np.float32)[classes[picked]]
+    transformed = photo_like_batch(tf.constant(images[picked], dtype=tf.float32), tf.constant(one_hot)).numpy()
+    rows = [("Fashion-MNIST", images[picked]), ("transformées comme des photos", transformed)]
+    if photos is not None and len(photos):
+        rows.append(("vraies photos (premier_plan)", np.asarray(photos)[:len(picked)]))
+    fig, axes = plt.subplots(len(rows), len(picked), figsize=(len(picked) * 1.1, len(rows) * 1.35), squeeze=False)
+    for row, (title, row_images) in enumerate(rows):
+        for col, ax in enumerate(axes[row]):
+            ax.axis("off")
+            if col < len(row_images):
+                ax.imshow(np.asarray(row_images[col]).reshape(IMAGE_SIZE, IMAGE_SIZE), cmap="gray", vmin=0, vmax=1)
+            if row < 2:
+                ax.set_title(NOMS_COURTS[classes[picked[col]]], fontsize=7)
+        axes[row, 0].text(-0.1, 0.5, title, transform=axes[row, 0].transAxes, ha="right", va="center", fontsize=8)
+    fig.tight_layout()
+    plt.show()
+    return fig
+
+
+# ---------------------------------------------------------------------------
 # Photos : affichage des verdicts
 # ---------------------------------------------------------------------------
 
@@ -1475,8 +1694,8 @@ def verdicts_table(paths, probabilities, expected=None, names=CLASSES):
 
 
 def plot_pipeline_comparison(paths, results, expected=None, names=NOMS_COURTS):
-    """Pour chaque photo, une ligne : la photo puis, pour chaque préparation, l'image 28 × 28 vue par
-    le modèle et son verdict. results : {nom de la préparation: (lot d'images, probabilités)}."""
+    """Pour chaque photo, une ligne : la photo puis, pour chaque préparation (et modèle), l'image
+    28 × 28 vue par le modèle et son verdict. results : {nom : (lot d'images, probabilités)}."""
     n, k = len(paths), len(results)
     fig, axes = plt.subplots(n, k + 1, figsize=(2.3 * (k + 1), 2.5 * n), squeeze=False)
     for row, path in enumerate(paths):
@@ -1488,8 +1707,8 @@ def plot_pipeline_comparison(paths, results, expected=None, names=NOMS_COURTS):
             color = "black" if truth is None or truth < 0 else ("green" if predicted == truth else "red")
             axes[row, col].imshow(np.asarray(batch[row]).reshape(IMAGE_SIZE, IMAGE_SIZE),
                                   cmap="gray", vmin=0, vmax=1)
-            axes[row, col].set_title(f"{pipeline} : {names[predicted]}\n"
-                                     f"({probabilities[row][predicted]:.0%})", fontsize=8, color=color)
+            axes[row, col].set_title(f"{pipeline}\n{names[predicted]} ({probabilities[row][predicted]:.0%})",
+                                     fontsize=8, color=color)
         for ax in axes[row]:
             ax.set_xticks([])
             ax.set_yticks([])
@@ -1499,7 +1718,7 @@ def plot_pipeline_comparison(paths, results, expected=None, names=NOMS_COURTS):
 
 
 def pipelines_table(paths, results, expected=None, names=CLASSES):
-    """Tableau : une ligne par photo, le verdict de chaque préparation (et la classe attendue)."""
+    """Tableau : une ligne par photo, le verdict de chaque préparation ou modèle (et la classe attendue)."""
     expected = expected or {}
     table = pd.DataFrame({"photo": [Path(p).name for p in paths]})
     if expected:
@@ -1513,3 +1732,12 @@ def read_photo_benchmark(path):
     """Le résumé écrit par scripts/bench_photos.py --output (None s'il n'existe pas)."""
     path = Path(path)
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def photo_benchmark_table(benchmark, value="balanced_accuracy"):
+    """Tableau d'un résumé de scripts/bench_photos.py : une ligne par modèle et préparation,
+    une colonne par partie des photos (dev, holdout…), la précision équilibrée dans les cases."""
+    frame = pd.DataFrame(benchmark["results"])
+    table = frame.pivot_table(index=["model", "pipeline"], columns="split", values=value, sort=False)
+    table.index.names, table.columns.name = ["modèle", "préparation"], "partie"
+    return table

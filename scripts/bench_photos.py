@@ -1,12 +1,13 @@
-"""Banc d'essai : un modèle sauvegardé et une ou plusieurs préparations de photos, sur des photos réelles.
+"""Banc d'essai : un ou plusieurs modèles sauvegardés et préparations de photos, sur des photos réelles.
 
 Les photos sont rangées par classe dans des dossiers nommés comme photos-dev (T-shirt_top,
-Trouser, Pullover, Dress, Coat, Sandal, Shirt, Sneaker, Bag, Ankle_boot). Pour chaque
-préparation : effectif et précision par classe, matrice de confusion, précision globale et
-précision équilibrée (moyenne des rappels des classes présentes).
+Trouser, Pullover, Dress, Coat, Sandal, Shirt, Sneaker, Bag, Ankle_boot). Pour chaque modèle,
+préparation et partie : effectif et précision par classe, matrice de confusion, précision globale
+et précision équilibrée (moyenne des rappels des classes présentes) ; puis un résumé.
 
     python scripts/bench_photos.py --model analyse_image/modele/modele \\
-        --photos ../shared/data/photos-dev --pipeline labo --pipeline premier_plan --split dev
+        --model analyse_image/modele/modele_photos --pipeline labo --pipeline premier_plan \\
+        --split dev --split holdout --output analyse_image/modele/bench_photos.json
 
 --split : partage déterministe de chaque classe en deux moitiés par empreinte SHA-256 du nom de
 fichier (identique sur toutes les machines) : « dev » pour mettre au point, « holdout » à garder
@@ -251,15 +252,13 @@ def save_grid(out_path, entries, images, ok, predicted, per_class=4, title=""):
 # Programme
 # ---------------------------------------------------------------------------
 
-def run_pipeline(model, entries, name, pipeline):
-    """Prépare, prédit et note une préparation ; renvoie (scores, images, indices réussis, prédictions, échecs)."""
-    start = time.perf_counter()
-    images, ok, failures = prepare_photos(entries, pipeline)
-    seconds = time.perf_counter() - start
-    unreadable = [f for f in failures if f[1] == "illisible"]
-    # Les photos illisibles sont écartées (elles le sont pour toutes les préparations) ;
-    # les échecs de la préparation comptent comme des erreurs.
-    unreadable_paths = {f[0] for f in unreadable}
+def score_prepared(model, entries, images, ok, failures):
+    """Prédit et note des photos déjà préparées ; renvoie (scores, prédictions des réussies).
+
+    Les photos illisibles sont écartées (elles le sont pour toutes les préparations) ; les échecs
+    de la préparation comptent comme des erreurs.
+    """
+    unreadable_paths = {f[0] for f in failures if f[1] == "illisible"}
     kept = [i for i in range(len(entries)) if entries[i][0] not in unreadable_paths]
     predicted = np.zeros(0, dtype=int)
     if len(images):
@@ -267,9 +266,27 @@ def run_pipeline(model, entries, name, pipeline):
     y_pred_all = predictions_with_failures(len(entries), ok, predicted)
     y_true = np.array([entries[i][1] for i in kept], dtype=int)
     scores = score_predictions(y_true, y_pred_all[kept]) if kept else None
+    return scores, predicted
+
+
+def run_pipeline(model, entries, name, pipeline):
+    """Prépare, prédit et note une préparation ; renvoie (scores, images, indices réussis, prédictions, échecs)."""
+    start = time.perf_counter()
+    images, ok, failures = prepare_photos(entries, pipeline)
+    seconds = time.perf_counter() - start
+    scores, predicted = score_prepared(model, entries, images, ok, failures)
     if scores is not None:
         scores.extra["seconds"] = seconds
     return scores, images, ok, predicted, failures
+
+
+def summary_record(model_name, pipeline, split, scores, names=fu.NOMS_COURTS):
+    """Une ligne du résumé JSON : scores globaux et par classe d'un modèle, d'une préparation, d'une partie."""
+    return {"model": model_name, "pipeline": pipeline, "split": split,
+            "n_photos": sum(scores.counts.values()),
+            "accuracy": round(scores.accuracy, 3),
+            "balanced_accuracy": round(scores.balanced_accuracy, 3),
+            "per_class": {names[c]: round(scores.per_class[c], 3) for c in scores.classes}}
 
 
 def main(argv=None):
@@ -277,66 +294,73 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog="Préparations disponibles : " + ", ".join(sorted(registry)))
-    parser.add_argument("--model", default=str(ROOT / "analyse_image" / "modele" / "modele"),
-                        help="préfixe du modèle : PREFIXE.json + PREFIXE.weights.h5")
+    parser.add_argument("--model", action="append", metavar="PREFIXE",
+                        help="préfixe du modèle : PREFIXE.json + PREFIXE.weights.h5 (répétable ; "
+                             "défaut : analyse_image/modele/modele)")
     parser.add_argument("--photos", default=str(ROOT.parent / "shared" / "data" / "photos-dev"),
                         help="dossier des photos rangées par classe")
     parser.add_argument("--pipeline", action="append", choices=sorted(registry), metavar="NOM",
                         help="préparation à évaluer (répétable ; défaut : labo)")
-    parser.add_argument("--split", choices=SPLITS, default="dev",
-                        help="dev (défaut), holdout ou all")
-    parser.add_argument("--save-grid", metavar="PNG", help="grille photos / images 28 x 28 (1re préparation)")
+    parser.add_argument("--split", action="append", choices=SPLITS,
+                        help="dev (défaut), holdout ou all (répétable)")
+    parser.add_argument("--save-grid", metavar="PNG", help="grille photos / images 28 x 28 (1er modèle, 1re partie)")
     parser.add_argument("--grid-pipeline", metavar="NOM", help="préparation montrée dans la grille")
     parser.add_argument("--per-class", type=int, default=4, help="photos par classe dans la grille (4)")
     parser.add_argument("--output", metavar="JSON", help="écrit aussi le résumé des scores dans ce fichier")
     args = parser.parse_args(argv)
     pipelines = args.pipeline or ["labo"]
+    splits = args.split or ["dev"]
+    model_paths = args.model or [str(ROOT / "analyse_image" / "modele" / "modele")]
     if args.save_grid and not args.save_grid.lower().endswith(".png"):
         parser.error(f"--save-grid doit désigner un fichier .png (reçu : {args.save_grid})")
 
-    entries, warnings = collect_photos(args.photos, args.split)
-    for warning in warnings:
-        print(f"Attention : {warning}")
-    if not entries:
-        print(f"Aucune photo dans « {args.photos} » (partie {args.split}).")
-        return 1
-    try:
-        model = load_model(args.model)
-    except fu.ModelFilesError as exc:
-        print(f"Erreur : {exc}")
-        return 2
-    print(f"Modèle : {args.model}   photos : {args.photos}   partie : {args.split} ({len(entries)} photos)")
-    summary = []
+    models = {}
+    for path in model_paths:
+        try:
+            name = Path(path).name if Path(path).name not in models else str(path)
+            models[name] = load_model(path)
+        except fu.ModelFilesError as exc:
+            print(f"Erreur : {exc}")
+            return 2
     grid_name = args.grid_pipeline or pipelines[0]
-    for name in pipelines:
-        print(f"\n=== Préparation « {name} » ===")
-        scores, images, ok, predicted, failures = run_pipeline(model, entries, name, registry[name])
-        for path, kind, message in failures:
-            print(f"  {kind} : {path.parent.name}/{path.name} — {message}")
-        n_unreadable = sum(1 for f in failures if f[1] == "illisible")
-        if n_unreadable:
-            print(f"Photos illisibles, écartées : {n_unreadable}")
-        if scores is None:
-            print("Aucune photo lisible.")
-            continue
-        print(format_scores(scores))
-        print(f"({scores.extra['seconds']:.1f} s de préparation)")
-        summary.append((name, scores))
-        if args.save_grid and name == grid_name:
-            save_grid(args.save_grid, entries, images, ok, predicted, args.per_class,
-                      title=f"{name} — {args.split} — précision équilibrée {scores.balanced_accuracy:.3f}")
-            print(f"Grille écrite : {args.save_grid}")
+    records, n_photos = [], {}
+    for split in splits:
+        entries, warnings = collect_photos(args.photos, split)
+        for warning in warnings:
+            print(f"Attention : {warning}")
+        if not entries:
+            print(f"Aucune photo dans « {args.photos} » (partie {split}).")
+            return 1
+        n_photos[split] = len(entries)
+        print(f"\nPhotos : {args.photos}   partie : {split} ({len(entries)} photos)")
+        for name in pipelines:
+            start = time.perf_counter()
+            images, ok, failures = prepare_photos(entries, registry[name])
+            seconds = time.perf_counter() - start
+            for path, kind, message in failures:
+                print(f"  {kind} : {path.parent.name}/{path.name} — {message}")
+            for model_name, model in models.items():
+                print(f"\n=== Modèle « {model_name} », préparation « {name} », partie « {split} » ===")
+                scores, predicted = score_prepared(model, entries, images, ok, failures)
+                if scores is None:
+                    print("Aucune photo lisible.")
+                    continue
+                print(format_scores(scores))
+                print(f"({seconds:.1f} s de préparation)")
+                records.append(summary_record(model_name, name, split, scores))
+                if (args.save_grid and name == grid_name and split == splits[0]
+                        and model_name == next(iter(models))):
+                    save_grid(args.save_grid, entries, images, ok, predicted, args.per_class,
+                              title=f"{model_name} — {name} — {split} — "
+                                    f"précision équilibrée {scores.balanced_accuracy:.3f}")
+                    print(f"Grille écrite : {args.save_grid}")
     if args.output:
-        fu.write_json_atomically({"model": Path(args.model).name, "photos": Path(args.photos).name,
-                                  "split": args.split, "n_photos": len(entries),
-                                  "pipelines": {name: {"accuracy": round(sc.accuracy, 3),
-                                                       "balanced_accuracy": round(sc.balanced_accuracy, 3)}
-                                                for name, sc in summary}}, args.output)
+        fu.write_json_atomically({"photos": Path(args.photos).name, "n_photos": n_photos,
+                                  "results": records}, args.output)
         print(f"Résumé écrit : {args.output}")
-    if len(summary) > 1:
-        print("\n=== Résumé ===")
-        for name, scores in summary:
-            print(f"{name:>16} : précision {scores.accuracy:.3f}   équilibrée {scores.balanced_accuracy:.3f}")
+    if len(records) > 1:
+        print("\n=== Résumé : précision équilibrée ===")
+        print(fu.photo_benchmark_table({"results": records}).to_string())
     return 0
 
 

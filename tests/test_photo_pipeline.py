@@ -239,15 +239,36 @@ def test_foreground_rejects_unreadable_photo(tmp_path):
         fu.preprocess_photo_foreground(path)
 
 
-def test_largest_central_component_keeps_the_central_one():
+def test_main_central_components_keeps_the_central_one():
     mask = np.zeros((100, 100), bool)
     mask[0:15, 0:60] = True                              # grand objet au bord (fond)
     mask[40:60, 40:60] = True                            # vêtement au centre, plus petit
     mask[45:50, 45:50] = False                           # un trou, bouché
-    kept = fu.largest_central_component(mask)
+    kept = fu.main_central_components(mask)
     expected = np.zeros_like(mask)
     expected[40:60, 40:60] = True
     np.testing.assert_array_equal(kept, expected)
+
+
+def test_main_central_components_keeps_both_shoes_of_a_pair():
+    mask = np.zeros((100, 100), bool)
+    mask[30:70, 28:48] = True                            # chaussure gauche
+    mask[35:70, 53:72] = True                            # chaussure droite, séparée par un fond
+    mask[48:52, 90:94] = True                            # petite tache : écartée
+    mask[0:10, 0:100] = True                             # grand objet hors du centre : écarté
+    kept = fu.main_central_components(mask)
+    expected = np.zeros_like(mask)
+    expected[30:70, 28:48] = True
+    expected[35:70, 53:72] = True
+    np.testing.assert_array_equal(kept, expected)
+
+
+def test_main_central_components_drops_small_central_specks():
+    mask = np.zeros((100, 100), bool)
+    mask[30:70, 30:70] = True
+    mask[45:50, 72:76] = True                            # 20 pixels contre 1 600 : écartée
+    kept = fu.main_central_components(mask)
+    assert kept.sum() == 1600
 
 
 def test_center_by_mass_moves_the_centre_of_mass():
@@ -472,3 +493,50 @@ def test_save_grid_refuses_to_overwrite_a_photo(tmp_path):
     out = tmp_path / "grille.png"
     bench.save_grid(out, [(photo, 0)], images, [0], np.array([0]))
     assert out.is_file() and photo.read_bytes() == before
+
+
+def constant_model(label):
+    """Petit modèle Keras qui répond toujours `label` (poids nuls, biais)."""
+    import keras
+    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(10, activation="softmax")], name=f"toujours_{label}")
+    kernel, bias = model.layers[-1].get_weights()
+    bias[:] = 0.0
+    bias[label] = 10.0
+    model.layers[-1].set_weights([np.zeros_like(kernel), bias])
+    return model
+
+
+def test_bench_main_scores_several_models_and_splits(tmp_path, capsys):
+    photos = tmp_path / "photos"
+    for folder in ("Trouser", "Ankle_boot"):
+        (photos / folder).mkdir(parents=True)
+        for i in range(2):
+            Image.new("RGB", (40, 60), (200, 200, 200)).save(photos / folder / f"{folder}_{i}.png")
+    prefixes = []
+    for label in (1, 9):
+        prefix = tmp_path / f"toujours_{label}"
+        fu.save_model_files(constant_model(label), f"{prefix}.json", f"{prefix}.weights.h5")
+        prefixes.append(str(prefix))
+    out = tmp_path / "banc.json"
+    code = bench.main(["--photos", str(photos), "--model", prefixes[0], "--model", prefixes[1],
+                       "--pipeline", "labo", "--split", "dev", "--split", "holdout", "--output", str(out)])
+    assert code == 0
+    summary = fu.read_photo_benchmark(out)
+    assert summary["n_photos"] == {"dev": 2, "holdout": 2}
+    assert [(r["model"], r["split"]) for r in summary["results"]] == [
+        ("toujours_1", "dev"), ("toujours_9", "dev"), ("toujours_1", "holdout"), ("toujours_9", "holdout")]
+    first = summary["results"][0]
+    assert first["per_class"] == {"Pantalon": 1.0, "Bottes de cheville": 0.0}
+    assert first["balanced_accuracy"] == 0.5 and first["accuracy"] == 0.5
+    table = fu.photo_benchmark_table(summary)
+    assert table.shape == (2, 2) and list(table.columns) == ["dev", "holdout"]
+    assert table.loc[("toujours_9", "labo"), "holdout"] == 0.5
+    assert "Résumé : précision équilibrée" in capsys.readouterr().out
+
+
+def test_bench_main_reports_missing_model(tmp_path, capsys):
+    (tmp_path / "Trouser").mkdir()
+    Image.new("RGB", (40, 60), "white").save(tmp_path / "Trouser" / "a.png")
+    assert bench.main(["--photos", str(tmp_path), "--model", str(tmp_path / "absent")]) == 2
+    assert "absent" in capsys.readouterr().out

@@ -1,0 +1,138 @@
+"""Entraînement pour les photos (fashion_utils) : les images de Fashion-MNIST transformées comme
+la préparation « premier_plan » transforme une photo. Images générées à la volée."""
+import numpy as np
+import pytest
+import tensorflow as tf
+from scipy import ndimage as ndi
+
+import fashion_utils as fu
+
+CENTRE = (fu.IMAGE_SIZE - 1) / 2.0
+
+
+def rectangle_batch(n=1, top=2, bottom=10, left=3, right=20):
+    """Lot (n, 28, 28, 1) : un rectangle en dégradé horizontal 0,1 -> 0,9, décentré, fond à 0."""
+    images = np.zeros((n, 28, 28, 1), np.float32)
+    images[:, top:bottom, left:right, 0] = np.linspace(0.1, 0.9, right - left)[None, None, :]
+    return images
+
+
+def boot_batch():
+    """Une botte de profil (tige à droite, semelle en bas), pointe vers la gauche comme Fashion-MNIST."""
+    image = np.zeros((1, 28, 28, 1), np.float32)
+    image[0, 18:24, 2:26, 0] = 0.8      # semelle et pied
+    image[0, 4:18, 16:26, 0] = 0.6      # tige
+    return image
+
+
+def one_hot(classes):
+    return np.eye(10, dtype=np.float32)[list(classes)]
+
+
+def bounding_box(image, level=0.0):
+    rows = np.flatnonzero((image > level).any(axis=1))
+    cols = np.flatnonzero((image > level).any(axis=0))
+    return rows[0], rows[-1], cols[0], cols[-1]
+
+
+def test_like_photo_pipeline_frames_like_the_photo_pipeline():
+    image = fu.like_photo_pipeline(rectangle_batch())[0, :, :, 0]
+    top, bottom, left, right = bounding_box(image)
+    assert abs((right - left + 1) - 24) <= 1                       # plus grand côté : 24 pixels
+    assert (bottom - top + 1) < (right - left + 1)                  # proportions gardées
+    cy, cx = ndi.center_of_mass(image)
+    assert abs(cy - CENTRE) < 0.75 and abs(cx - CENTRE) < 0.75      # centré par centre de masse
+    assert image[:top].max() == 0 and image[bottom + 1:].max() == 0  # fond noir
+    inside = image[image > 0]
+    assert inside.max() == pytest.approx(1.0) and inside.min() >= 0.2 - 1e-6   # étiré vers [0,2 ; 1]
+
+
+def test_like_photo_pipeline_matches_garment_to_28():
+    """Les deux côtés (Fashion-MNIST à l'entraînement, photo à l'usage) donnent la même image."""
+    batch = rectangle_batch(top=5, bottom=21, left=8, right=18)
+    mask = batch[0, :, :, 0] > fu.FOREGROUND_LEVEL
+    expected = fu.garment_to_28(fu.garment_intensity(255 * (1 - batch[0, :, :, 0]), mask), mask)
+    produced = fu.like_photo_pipeline(batch)[0, :, :, 0]
+    # center_by_mass place l'objet au pixel près, frame_like_photos au sous-pixel : ±1 pixel d'écart
+    best = min(np.abs(np.roll(produced, (dy, dx), axis=(0, 1)) - expected).mean()
+               for dy in (-1, 0, 1) for dx in (-1, 0, 1))
+    assert best < 0.02
+
+
+def test_stretch_batch_contrast_matches_stretch_contrast():
+    rng = np.random.default_rng(0)
+    images = rng.uniform(0.05, 0.7, (3, 28, 28, 1)).astype(np.float32)
+    masks = (rng.uniform(size=(3, 28, 28, 1)) < 0.4).astype(np.float32)
+    out = fu.stretch_batch_contrast(tf.constant(images), tf.constant(masks)).numpy()
+    for i in range(3):
+        inside = masks[i, :, :, 0] > 0.5
+        expected = fu.stretch_contrast(images[i, :, :, 0][inside], floor=0.2)
+        np.testing.assert_allclose(out[i, :, :, 0][inside], expected, atol=1e-5)
+        assert out[i, :, :, 0][~inside].max() == 0
+
+
+def test_stretch_batch_contrast_uniform_garment_is_full_intensity():
+    images = np.full((1, 28, 28, 1), 0.3, np.float32)
+    masks = np.zeros_like(images)
+    masks[0, 5:10, 5:10] = 1
+    out = fu.stretch_batch_contrast(tf.constant(images), tf.constant(masks)).numpy()[0, :, :, 0]
+    assert out[5:10, 5:10].min() == 1.0 and out.sum() == 25.0
+
+
+def test_shoe_pairs_makes_two_touching_copies():
+    tf.random.set_seed(1)
+    boots = np.repeat(boot_batch(), 16, axis=0)
+    pairs, masks = fu.shoe_pairs(tf.constant(boots), tf.constant((boots > 0).astype(np.float32)))
+    pairs = pairs.numpy()[..., 0]
+    for pair in pairs:
+        labels, count = ndi.label(pair > 0.05)
+        assert count <= 2                                           # les deux copies se touchent souvent
+        # deux copies à moitié taille : chacune a le quart de la masse, elles se chevauchent un peu
+        assert 0.3 * boots[0].sum() < pair.sum() < 0.55 * boots[0].sum()
+    assert masks.shape == (16, 28, 28, 1)
+
+
+def test_photo_like_batch_pairs_only_shoes():
+    """Avec une probabilité de paire de 1, un T-shirt reste seul et une botte devient une paire."""
+    images = np.concatenate([rectangle_batch(top=4, bottom=24, left=6, right=22), boot_batch()])
+    labels = one_hot([0, 9])
+    options = dict(rotation=0.0, flip=False, lighting=False, size_jitter=0.0, shift=0.0)
+    tf.random.set_seed(3)
+    alone = fu.photo_like_batch(tf.constant(images), tf.constant(labels), pair_probability=0.0, **options).numpy()
+    tf.random.set_seed(3)
+    paired = fu.photo_like_batch(tf.constant(images), tf.constant(labels), pair_probability=1.0, **options).numpy()
+    np.testing.assert_allclose(paired[0], alone[0], atol=0.15)      # T-shirt : même cadrage, pas de paire
+    assert np.abs(paired[1] - alone[1]).mean() > 0.05               # botte : image différente
+
+
+def test_photo_like_batch_output_format_and_background():
+    tf.random.set_seed(0)
+    images = np.concatenate([rectangle_batch(4), boot_batch()])
+    out = fu.photo_like_batch(tf.constant(images), tf.constant(one_hot([0, 1, 2, 3, 9]))).numpy()
+    assert out.shape == images.shape and out.dtype == np.float32
+    assert out.min() >= 0.0 and out.max() <= 1.0
+    for image in out[..., 0]:
+        assert (image == 0).mean() > 0.2                            # fond noir autour du vêtement
+        cy, cx = ndi.center_of_mass(image)
+        assert abs(cy - CENTRE) < 2.5 and abs(cx - CENTRE) < 2.5
+
+
+def test_turn_and_flip_mirrors_without_rotation():
+    boot = boot_batch()
+    tf.random.set_seed(0)
+    turned, _ = fu.turn_and_flip(tf.constant(np.repeat(boot, 32, axis=0)),
+                                 tf.constant(np.repeat((boot > 0).astype(np.float32), 32, axis=0)),
+                                 rotation=0.0)
+    turned = turned.numpy()[..., 0]
+    same = [np.allclose(t, boot[0, :, :, 0], atol=1e-5) for t in turned]
+    mirrored = [np.allclose(t, boot[0, :, ::-1, 0], atol=1e-5) for t in turned]
+    assert all(s or m for s, m in zip(same, mirrored))
+    assert 4 < sum(mirrored) < 28                                   # environ une fois sur deux
+
+
+def test_photo_training_dataset_batches():
+    images = np.concatenate([rectangle_batch(5), np.repeat(boot_batch(), 5, axis=0)])
+    labels = one_hot([0] * 5 + [9] * 5)
+    batches = list(fu.photo_training_dataset(images, labels, batch_size=4))
+    assert [len(x) for x, _ in batches] == [4, 4, 2]
+    assert sorted(np.concatenate([y.numpy().argmax(1) for _, y in batches])) == [0] * 5 + [9] * 5
