@@ -6,7 +6,8 @@ Les deux carnets, classification.ipynb et test_model.ipynb, importent ce module 
 
 Sections : classes ; données (fichiers IDX officiels -> CSV du labo, chargement vérifié) ;
 réseaux du labo et augmentation ; évaluation et graphiques ; sauvegarde du modèle ;
-photos (ouverture robuste, préparation du labo) et affichage des verdicts.
+photos (ouverture robuste, préparation du labo, préparations au plus près de Fashion-MNIST,
+entraînement d'un modèle pour les photos) et affichage des verdicts.
 """
 import csv
 import gzip
@@ -1729,9 +1730,13 @@ def pipelines_table(paths, results, expected=None, names=CLASSES):
 
 
 def read_photo_benchmark(path):
-    """Le résumé écrit par scripts/bench_photos.py --output (None s'il n'existe pas)."""
+    """Le résumé écrit par scripts/bench_photos.py --output (None s'il n'existe pas ou s'il a été
+    écrit par une ancienne version du banc, sans liste « results »)."""
     path = Path(path)
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    if not path.is_file():
+        return None
+    summary = json.loads(path.read_text(encoding="utf-8"))
+    return summary if isinstance(summary, dict) and "results" in summary else None
 
 
 def photo_benchmark_table(benchmark, value="balanced_accuracy"):

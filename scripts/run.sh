@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installe l'environnement, obtient les données, puis exécute les deux carnets sans interface
-# (classification.ipynb puis test_model.ipynb) avec les valeurs du labo : environ 1 h 30 sur 2 cœurs.
+# (classification.ipynb puis test_model.ipynb) avec les valeurs du labo : environ 1 h 40 sur 2 cœurs.
 # Chaque carnet exécuté remplace celui du dépôt seulement si toute son exécution a réussi ;
 # les modèles sont écrits dans analyse_image/modele/.
 #
@@ -14,7 +14,7 @@ source scripts/setup.sh
 mode="${1:-complet}"
 mkdir -p runs
 if [ "$mode" = "--rapide" ]; then
-    params=(-p LIGNES_ENTRAINEMENT 3000 -p LIGNES_TEST 1000 -p EPOQUES 2 -p EPOQUES_AUGMENTATION 2
+    params=(-p LIGNES_ENTRAINEMENT 3000 -p LIGNES_TEST 1000 -p EPOQUES 2 -p EPOQUES_AUGMENTATION 2 -p EPOQUES_PHOTOS 2
             -p PARTIE_OPTIONNELLE False -p DOSSIER_MODELE ../runs/modele)
     photo_params=(-p DOSSIER_MODELE ../runs/modele)
 elif [ "$mode" = "complet" ]; then

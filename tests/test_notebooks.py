@@ -10,7 +10,7 @@ import fashion_utils as fu
 from conftest import ANALYSE_DIR
 
 QUICK = {"LIGNES_ENTRAINEMENT": 3000, "LIGNES_TEST": 1000, "EPOQUES": 2, "EPOQUES_AUGMENTATION": 2,
-         "PARTIE_OPTIONNELLE": True, "VOIE_RAPIDE": True}
+         "PARTIE_OPTIONNELLE": True, "VOIE_RAPIDE": True, "PARTIE_PHOTOS": True, "EPOQUES_PHOTOS": 2}
 
 
 def execute(name, output, **parameters):
@@ -42,7 +42,7 @@ def quick_classification(tmp_path_factory):
 
 def test_classification_quick_run_saves_models_that_reload(quick_classification):
     model_dir, _ = quick_classification
-    for name in ("modele", "modele_4conv"):
+    for name in ("modele", "modele_4conv", "modele_photos"):
         model = fu.load_model_files(model_dir / f"{name}.json", model_dir / f"{name}.weights.h5")
         assert model.output_shape == (None, 10)
 
@@ -51,14 +51,14 @@ def test_classification_quick_run_reports_accuracies_above_chance(quick_classifi
     model_dir, notebook = quick_classification
     text = stream_text(notebook)
     printed = [float(x) for x in re.findall(r"Précision : ([0-9.]+) \(", text)]
-    assert len(printed) == 5  # 1 conv, ImageDataGenerator, voie rapide, 4 conv, 4 conv augmenté
+    assert len(printed) == 6  # 1 conv, ImageDataGenerator, voie rapide, 4 conv, 4 conv augmenté, photos
     # Réseaux à 1 convolution (dont le modèle sauvegardé) : au-dessus du hasard (0.1). Le réseau à
     # 4 convolutions n'est pas jugé ici : en 2 fois 9 lots, les moyennes de ses BatchNormalization
     # n'ont pas encore convergé et sa précision de test reste proche du hasard.
-    assert min(printed[:3]) > 0.2, printed
+    assert min(printed[:3]) > 0.2 and printed[5] > 0.2, printed
     metrics = json.loads((model_dir / "metrics.json").read_text(encoding="utf-8"))
     assert [run["test_accuracy"] for run in metrics["runs"]] == pytest.approx(printed, abs=1e-4)
-    assert [run["epochs"] for run in metrics["runs"]] == [2, 2, 2, 2, 2]
+    assert [run["epochs"] for run in metrics["runs"]] == [2, 2, 2, 2, 2, 2]
     assert len(metrics["saved_model"]["confusion_matrix"]) == 10
     assert sum(map(sum, metrics["saved_model"]["confusion_matrix"])) == QUICK["LIGNES_TEST"]
     assert "ran out of data" not in text
@@ -86,4 +86,4 @@ def test_test_model_runs_on_the_shipped_model(tmp_path):
     assert len(photos) >= 9
     assert text.count("Selon moi l'image est : ") == len(photos)
     assert count_images(notebook) == 2  # verdicts, comparaison avec la préparation du labo
-    assert "Préparation « labo » :" in text and "Préparation « premier_plan » :" in text
+    assert "« labo (modele) » :" in text and "« premier_plan (modele_photos) » :" in text

@@ -540,3 +540,10 @@ def test_bench_main_reports_missing_model(tmp_path, capsys):
     Image.new("RGB", (40, 60), "white").save(tmp_path / "Trouser" / "a.png")
     assert bench.main(["--photos", str(tmp_path), "--model", str(tmp_path / "absent")]) == 2
     assert "absent" in capsys.readouterr().out
+
+
+def test_read_photo_benchmark_ignores_missing_and_old_summaries(tmp_path):
+    assert fu.read_photo_benchmark(tmp_path / "absent.json") is None
+    old = tmp_path / "ancien.json"
+    old.write_text('{"model": "modele", "split": "holdout", "n_photos": 142, "pipelines": {}}', encoding="utf-8")
+    assert fu.read_photo_benchmark(old) is None

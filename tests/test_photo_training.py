@@ -136,3 +136,14 @@ def test_photo_training_dataset_batches():
     batches = list(fu.photo_training_dataset(images, labels, batch_size=4))
     assert [len(x) for x, _ in batches] == [4, 4, 2]
     assert sorted(np.concatenate([y.numpy().argmax(1) for _, y in batches])) == [0] * 5 + [9] * 5
+
+
+def test_show_photo_like_examples_rows(monkeypatch):
+    monkeypatch.setattr(fu.plt, "show", lambda: None)
+    images = np.concatenate([rectangle_batch(10), boot_batch()])
+    labels = np.arange(11) % 10
+    fig = fu.show_photo_like_examples(images, labels)
+    assert len(fig.axes) == 2 * 10                                  # une colonne par classe
+    fig = fu.show_photo_like_examples(images, one_hot(labels), photos=np.zeros((4, 28, 28)))
+    assert len(fig.axes) == 3 * 10
+    assert [ax.get_title() for ax in fig.axes[:10]] == fu.NOMS_COURTS
