@@ -676,6 +676,17 @@ def repeat_forever(iterator):
         yield next(iterator)
 
 
+def _affine_rows(a00, a01, a10, a11, input_x, input_y, output_x, output_y):
+    """Transformations (une par image) au format de keras.ops.image.affine_transform : la partie
+    linéaire [[a00, a01], [a10, a11]] (sortie -> entrée), le point de sortie (output_x, output_y)
+    venant du point d'entrée (input_x, input_y)."""
+    import tensorflow as tf
+    a02 = input_x - a00 * output_x - a01 * output_y
+    a12 = input_y - a10 * output_x - a11 * output_y
+    zeros = tf.zeros_like(a00)
+    return tf.stack([a00, a01, a02, a10, a11, a12, zeros, zeros], axis=1)
+
+
 def random_affine_transforms(n, rotation=8, shift=0.08, shear=0.3, zoom=0.08, size=IMAGE_SIZE):
     """n transformations tirées comme par ImageDataGenerator (rotation et cisaillement en degrés,
     décalages et zoom en fraction de l'image), au format de keras.ops.image.affine_transform.
@@ -696,10 +707,7 @@ def random_affine_transforms(n, rotation=8, shift=0.08, shear=0.3, zoom=0.08, si
     a00, a01 = cos * zoom_x, (-cos * tf.sin(sh) - sin * tf.cos(sh)) * zoom_y
     a10, a11 = sin * zoom_x, (-sin * tf.sin(sh) + cos * tf.cos(sh)) * zoom_y
     center = (size - 1) / 2
-    a02 = center - (a00 + a01) * center + shift_x
-    a12 = center - (a10 + a11) * center + shift_y
-    zeros = tf.zeros_like(theta)
-    return tf.stack([a00, a01, a02, a10, a11, a12, zeros, zeros], axis=1)
+    return _affine_rows(a00, a01, a10, a11, center + shift_x, center + shift_y, center, center)
 
 
 def augmented_dataset(images, labels, batch_size=256, seed=13, **transform_ranges):
@@ -1413,13 +1421,6 @@ SHOE_CLASSES = (5, 7, 9)
 FOREGROUND_LEVEL = 0.02
 
 
-def _affine_rows(a00, a01, a02, a10, a11, a12):
-    """Empile des coefficients (un par image) au format de keras.ops.image.affine_transform."""
-    import tensorflow as tf
-    zeros = tf.zeros_like(a00)
-    return tf.stack([a00, a01, a02, a10, a11, a12, zeros, zeros], axis=1)
-
-
 def _warp_with_mask(images, masks, transforms):
     """Applique la même transformation affine aux images et à leurs masques (une interpolation)."""
     import tensorflow as tf
@@ -1479,8 +1480,8 @@ def frame_like_photos(images, masks, content_size=24, size_jitter=0.0, shift=0.0
     offset_x = centre + tf.random.uniform((n,), -shift, shift)
     offset_y = centre + tf.random.uniform((n,), -shift, shift)
     zeros = tf.zeros_like(scale)
-    return _warp_with_mask(images, masks, _affine_rows(scale, zeros, centre_x - scale * offset_x,
-                                                       zeros, scale, centre_y - scale * offset_y))
+    return _warp_with_mask(images, masks, _affine_rows(scale, zeros, zeros, scale,
+                                                       centre_x, centre_y, offset_x, offset_y))
 
 
 def turn_and_flip(images, masks, rotation=10.0, flip=True):
@@ -1493,8 +1494,7 @@ def turn_and_flip(images, masks, rotation=10.0, flip=True):
     cos, sin = tf.cos(theta), tf.sin(theta)
     a00, a01, a10, a11 = cos * mirror, -sin, sin * mirror, cos
     centre = (size - 1) / 2.0
-    return _warp_with_mask(images, masks, _affine_rows(a00, a01, centre - (a00 + a01) * centre,
-                                                       a10, a11, centre - (a10 + a11) * centre))
+    return _warp_with_mask(images, masks, _affine_rows(a00, a01, a10, a11, centre, centre, centre, centre))
 
 
 def shoe_pairs(images, masks):
@@ -1522,8 +1522,8 @@ def shoe_pairs(images, masks):
         a00, a01, a10, a11 = cos * scale * mirror, sin * scale, -sin * scale * mirror, cos * scale
         out_x = centre + side * (gap * across_x + along * along_x)
         out_y = centre + side * (gap * across_y + along * along_y)
-        copies.append(_warp_with_mask(images, masks, _affine_rows(
-            a00, a01, centre - a00 * out_x - a01 * out_y, a10, a11, centre - a10 * out_x - a11 * out_y)))
+        copies.append(_warp_with_mask(images, masks,
+                                      _affine_rows(a00, a01, a10, a11, centre, centre, out_x, out_y)))
     return tf.maximum(copies[0][0], copies[1][0]), tf.maximum(copies[0][1], copies[1][1])
 
 

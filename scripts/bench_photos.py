@@ -18,7 +18,7 @@ import hashlib
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -103,7 +103,6 @@ class Scores:
     accuracy: float
     balanced_accuracy: float
     n_failed: int = 0
-    extra: dict = field(default_factory=dict)
 
 
 def score_predictions(y_true, y_pred, names=fu.NOMS_COURTS):
@@ -267,17 +266,6 @@ def score_prepared(model, entries, images, ok, failures):
     y_true = np.array([entries[i][1] for i in kept], dtype=int)
     scores = score_predictions(y_true, y_pred_all[kept]) if kept else None
     return scores, predicted
-
-
-def run_pipeline(model, entries, name, pipeline):
-    """Prépare, prédit et note une préparation ; renvoie (scores, images, indices réussis, prédictions, échecs)."""
-    start = time.perf_counter()
-    images, ok, failures = prepare_photos(entries, pipeline)
-    seconds = time.perf_counter() - start
-    scores, predicted = score_prepared(model, entries, images, ok, failures)
-    if scores is not None:
-        scores.extra["seconds"] = seconds
-    return scores, images, ok, predicted, failures
 
 
 def summary_record(model_name, pipeline, split, scores, names=fu.NOMS_COURTS):

@@ -455,7 +455,7 @@ class FakeModel:
         return np.eye(10)[labels]
 
 
-def test_run_pipeline_scores_with_a_fake_model(tmp_path):
+def test_score_prepared_with_a_fake_model(tmp_path):
     entries = []
     for i, (truth, guess) in enumerate([(0, 0), (0, 3), (1, 1), (1, 1)]):
         path = tmp_path / f"{i}.png"
@@ -472,7 +472,8 @@ def test_run_pipeline_scores_with_a_fake_model(tmp_path):
         image[0, 0] = guesses[path] / 10
         return image
 
-    scores, images, ok, predicted, failures = bench.run_pipeline(FakeModel(), entries, "factice", pipeline)
+    images, ok, failures = bench.prepare_photos(entries, pipeline)
+    scores, predicted = bench.score_prepared(FakeModel(), entries, images, ok, failures)
     assert list(predicted) == [0, 3, 1, 1]
     assert len(failures) == 1 and failures[0][1] == "illisible"
     assert scores.counts == {0: 2, 1: 2}                 # la photo illisible est écartée
