@@ -719,9 +719,16 @@ def augmented_dataset(images, labels, batch_size=256, seed=13, **transform_range
         transforms = random_affine_transforms(tf.shape(x)[0], **transform_ranges)
         return keras.ops.image.affine_transform(x, transforms, fill_mode="nearest"), y
 
+    return shuffled_batches(images, labels, augment, batch_size=batch_size, seed=seed)
+
+
+def shuffled_batches(images, labels, transform_batch, batch_size=256, seed=13):
+    """tf.data.Dataset mélangé à chaque époque, en lots, chaque lot (x, y) passé par
+    transform_batch en parallèle, le lot suivant préparé pendant l'apprentissage."""
+    import tensorflow as tf
     dataset = tf.data.Dataset.from_tensor_slices((images, labels))
     dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(batch_size).map(augment, num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = dataset.batch(batch_size).map(transform_batch, num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
@@ -1579,17 +1586,16 @@ def like_photo_pipeline(images):
 
 def photo_training_dataset(images, labels, batch_size=256, seed=13, **options):
     """tf.data.Dataset mélangé, en lots, transformé à la volée par photo_like_batch (options)."""
-    import tensorflow as tf
-    dataset = tf.data.Dataset.from_tensor_slices((images, labels))
-    dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
-    dataset = dataset.map(lambda x, y: (photo_like_batch(x, y, **options), y),
-                          num_parallel_calls=tf.data.AUTOTUNE)
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    def make_photo_like(x, y):
+        return photo_like_batch(x, y, **options), y
+
+    return shuffled_batches(images, labels, make_photo_like, batch_size=batch_size, seed=seed)
 
 
-def show_photo_like_examples(images, labels, photos=None, per_class=1, seed=13):
-    """Trois rangées : images de Fashion-MNIST, les mêmes transformées par photo_like_batch, et
-    (photos : tableau (n, 28, 28)) de vraies photos passées par la préparation « premier_plan »."""
+def show_photo_like_examples(images, labels, photos=None, photo_classes=None, per_class=1, seed=13):
+    """Une colonne par classe, trois rangées : une image de Fashion-MNIST, la même transformée par
+    photo_like_batch, et une vraie photo de cette classe passée par la préparation « premier_plan »
+    (photos : tableau (n, 28, 28) ; photo_classes : leurs classes ; case vide sans photo)."""
     import tensorflow as tf
     labels = np.asarray(labels)
     classes = labels.argmax(axis=1) if labels.ndim == 2 else labels
@@ -1597,16 +1603,19 @@ def show_photo_like_examples(images, labels, photos=None, per_class=1, seed=13):
     tf.random.set_seed(seed)
     one_hot = np.eye(N_CLASSES, dtype=np.float32)[classes[picked]]
     transformed = photo_like_batch(tf.constant(images[picked], dtype=tf.float32), tf.constant(one_hot)).numpy()
-    rows = [("Fashion-MNIST", images[picked]), ("transformées comme des photos", transformed)]
+    rows = [("Fashion-MNIST", list(images[picked])), ("transformées comme des photos", list(transformed))]
     if photos is not None and len(photos):
-        rows.append(("vraies photos (premier_plan)", np.asarray(photos)[:len(picked)]))
+        photo_classes = np.asarray(photo_classes)
+        rows.append(("vraies photos (premier_plan)",
+                     [photos[np.flatnonzero(photo_classes == classes[i])[0]]
+                      if np.any(photo_classes == classes[i]) else None for i in picked]))
     fig, axes = plt.subplots(len(rows), len(picked), figsize=(len(picked) * 1.1, len(rows) * 1.35), squeeze=False)
     for row, (title, row_images) in enumerate(rows):
         for col, ax in enumerate(axes[row]):
             ax.axis("off")
-            if col < len(row_images):
+            if row_images[col] is not None:
                 ax.imshow(np.asarray(row_images[col]).reshape(IMAGE_SIZE, IMAGE_SIZE), cmap="gray", vmin=0, vmax=1)
-            if row < 2:
+            if row == 0:
                 ax.set_title(NOMS_COURTS[classes[picked[col]]], fontsize=7)
         axes[row, 0].text(-0.1, 0.5, title, transform=axes[row, 0].transAxes, ha="right", va="center", fontsize=8)
     fig.tight_layout()

@@ -144,6 +144,11 @@ def test_show_photo_like_examples_rows(monkeypatch):
     labels = np.arange(11) % 10
     fig = fu.show_photo_like_examples(images, labels)
     assert len(fig.axes) == 2 * 10                                  # une colonne par classe
-    fig = fu.show_photo_like_examples(images, one_hot(labels), photos=np.zeros((4, 28, 28)))
+    photos = np.stack([np.full((28, 28), value) for value in (0.1, 0.2, 0.3, 0.4)])
+    photo_classes = [7, 1, 7, 3]                                     # pas dans l'ordre des classes
+    fig = fu.show_photo_like_examples(images, one_hot(labels), photos=photos, photo_classes=photo_classes)
     assert len(fig.axes) == 3 * 10
     assert [ax.get_title() for ax in fig.axes[:10]] == fu.NOMS_COURTS
+    shown = {col: ax.get_images()[0].get_array().mean()
+             for col, ax in enumerate(fig.axes[20:]) if ax.get_images()}
+    assert shown == pytest.approx({1: 0.2, 3: 0.4, 7: 0.1})           # sous sa classe, la 1re de la classe
