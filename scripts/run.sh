@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installe l'environnement, obtient les données, puis exécute les deux carnets sans interface
-# (classification.ipynb puis test_model.ipynb) avec les valeurs du labo : environ 1 h 40 sur 2 cœurs.
+# (classification.ipynb, le banc photos si PHOTOS_REFERENCE ou ../shared/data/photos-dev existe, puis
+# test_model.ipynb) avec les valeurs du labo : environ 1 h 40 sur 2 cœurs.
 # Chaque carnet exécuté remplace celui du dépôt seulement si toute son exécution a réussi ;
 # les modèles sont écrits dans analyse_image/modele/.
 #
@@ -33,5 +34,17 @@ execute() {  # execute NOTEBOOK PARAMS... : exécute analyse_image/NOTEBOOK dans
     fi
 }
 execute classification.ipynb "${params[@]}"
+# Le tableau des scores sur photos de test_model.ipynb vient de modele/bench_photos.json : on le
+# remesure avec les modèles qu'on vient d'entraîner, si le dossier de photos rangées par classe est là.
+photos_ref="${PHOTOS_REFERENCE:-../shared/data/photos-dev}"
+if [ "$mode" = "complet" ] && [ -d "$photos_ref" ]; then
+    echo "=== Banc photos sur $photos_ref : $(date '+%H:%M:%S')"
+    python scripts/bench_photos.py --photos "$photos_ref" \
+        --model analyse_image/modele/modele --model analyse_image/modele/modele_photos \
+        --pipeline labo --pipeline fashion_mnist --pipeline premier_plan --split dev --split holdout \
+        --output analyse_image/modele/bench_photos.json
+elif [ "$mode" = "complet" ]; then
+    echo "=== Pas de dossier $photos_ref (PHOTOS_REFERENCE) : modele/bench_photos.json n'est pas remesuré"
+fi
 execute test_model.ipynb "${photo_params[@]}"
 echo "Terminé : $(date '+%H:%M:%S')"
