@@ -1748,6 +1748,24 @@ def read_photo_benchmark(path):
     return summary if isinstance(summary, dict) and "results" in summary else None
 
 
+def weights_fingerprint(weights_path):
+    """Empreinte SHA-256 d'un fichier de poids : dit si un modèle a été réentraîné depuis une mesure."""
+    return hashlib.sha256(Path(weights_path).read_bytes()).hexdigest()
+
+
+def benchmark_models_changed(benchmark, model_dir):
+    """Les modèles d'un résumé de scripts/bench_photos.py dont les poids dans model_dir ne sont plus
+    ceux qui ont été mesurés (réentraînés, absents, ou mesure sans empreinte)."""
+    measured = benchmark.get("models", {})
+    changed = []
+    for name in dict.fromkeys(record["model"] for record in benchmark["results"]):
+        weights = Path(model_dir) / f"{name}.weights.h5"
+        fingerprint = measured.get(name, {}).get("sha256")
+        if fingerprint is None or not weights.is_file() or weights_fingerprint(weights) != fingerprint:
+            changed.append(name)
+    return changed
+
+
 def photo_benchmark_table(benchmark, value="balanced_accuracy"):
     """Tableau d'un résumé de scripts/bench_photos.py : une ligne par modèle et préparation,
     une colonne par partie des photos (dev, holdout…), la précision équilibrée dans les cases."""

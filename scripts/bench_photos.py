@@ -204,12 +204,23 @@ def predictions_with_failures(n, ok, predicted):
     return y_pred
 
 
-def load_model(prefix):
-    """Modèle sauvegardé par préfixe : prefix.json + prefix.weights.h5 (fu.load_model_files)."""
-    prefix = str(prefix)
+def model_prefix(path):
+    """Le préfixe d'un modèle sauvegardé, qu'on donne le préfixe, le .json ou le .weights.h5."""
+    prefix = str(path)
     for suffix in (".weights.h5", ".json"):
         if prefix.endswith(suffix):
             prefix = prefix[: -len(suffix)]
+    return prefix
+
+
+def weights_file(path):
+    """Le fichier de poids d'un modèle désigné par préfixe (voir model_prefix)."""
+    return model_prefix(path) + ".weights.h5"
+
+
+def load_model(path):
+    """Modèle sauvegardé par préfixe : prefix.json + prefix.weights.h5 (fu.load_model_files)."""
+    prefix = model_prefix(path)
     return fu.load_model_files(prefix + ".json", prefix + ".weights.h5")
 
 
@@ -302,7 +313,7 @@ def main(argv=None):
     if args.save_grid and not args.save_grid.lower().endswith(".png"):
         parser.error(f"--save-grid doit désigner un fichier .png (reçu : {args.save_grid})")
 
-    models = {}
+    models, fingerprints = {}, {}
     for path in model_paths:
         try:
             name = Path(path).name if Path(path).name not in models else str(path)
@@ -310,6 +321,7 @@ def main(argv=None):
         except fu.ModelFilesError as exc:
             print(f"Erreur : {exc}")
             return 2
+        fingerprints[name] = {"sha256": fu.weights_fingerprint(weights_file(path))}
     grid_name = args.grid_pipeline or pipelines[0]
     records, n_photos = [], {}
     for split in splits:
@@ -344,7 +356,7 @@ def main(argv=None):
                     print(f"Grille écrite : {args.save_grid}")
     if args.output:
         fu.write_json_atomically({"photos": Path(args.photos).name, "n_photos": n_photos,
-                                  "results": records}, args.output)
+                                  "models": fingerprints, "results": records}, args.output)
         print(f"Résumé écrit : {args.output}")
     if len(records) > 1:
         print("\n=== Résumé : précision équilibrée ===")

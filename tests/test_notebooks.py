@@ -71,11 +71,13 @@ def test_test_model_classifies_every_photo_with_a_freshly_trained_model(quick_cl
     shutil.copytree(ANALYSE_DIR / "images", images)
     (images / "pas_une_image.jpg").write_text("ceci n'est pas une photo", encoding="utf-8")
     photos = fu.list_photos(images)
+    shutil.copy(ANALYSE_DIR / "modele" / "bench_photos.json", model_dir)   # mesuré sur les modèles fournis
     notebook = execute("test_model.ipynb", tmp_path / "test_model.ipynb",
                        DOSSIER_MODELE=str(model_dir), DOSSIER_IMAGES=str(images))
     text = stream_text(notebook)
     assert text.count("Selon moi l'image est : ") == len(photos) - 1
     assert "pas_une_image.jpg" in text and "Photo ignorée" in text
+    assert "Attention : les poids de modele, modele_photos ne sont plus ceux" in text
 
 
 def test_test_model_runs_on_the_shipped_model(tmp_path):
@@ -87,3 +89,4 @@ def test_test_model_runs_on_the_shipped_model(tmp_path):
     assert text.count("Selon moi l'image est : ") == len(photos)
     assert count_images(notebook) == 2  # verdicts, comparaison avec la préparation du labo
     assert "« labo (modele) » :" in text and "« premier_plan (modele_photos) » :" in text
+    assert "Précision équilibrée :" in text and "Attention : les poids" not in text  # banc à jour

@@ -534,6 +534,17 @@ def test_bench_main_scores_several_models_and_splits(tmp_path, capsys):
     assert table.shape == (2, 2) and list(table.columns) == ["dev", "holdout"]
     assert table.loc[("toujours_9", "labo"), "holdout"] == 0.5
     assert "Résumé : précision équilibrée" in capsys.readouterr().out
+    assert fu.benchmark_models_changed(summary, tmp_path) == []
+    fu.save_model_files(constant_model(5), f"{prefixes[1]}.json", f"{prefixes[1]}.weights.h5")   # réentraîné
+    assert fu.benchmark_models_changed(summary, tmp_path) == ["toujours_9"]
+    Path(f"{prefixes[0]}.weights.h5").unlink()
+    assert fu.benchmark_models_changed(summary, tmp_path) == ["toujours_1", "toujours_9"]
+
+
+def test_benchmark_without_fingerprints_counts_as_changed(tmp_path):
+    summary = {"results": [{"model": "modele", "pipeline": "labo", "split": "dev", "balanced_accuracy": 0.2}]}
+    fu.save_model_files(constant_model(1), tmp_path / "modele.json", tmp_path / "modele.weights.h5")
+    assert fu.benchmark_models_changed(summary, tmp_path) == ["modele"]
 
 
 def test_bench_main_reports_missing_model(tmp_path, capsys):
