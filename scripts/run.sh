@@ -8,6 +8,7 @@
 #   bash scripts/run.sh            exécution complète (valeurs du labo)
 #   bash scripts/run.sh --rapide   essai de quelques minutes (échantillon, 2 époques, sans partie
 #                                  optionnelle) : carnets et modèles écrits dans runs/, rien d'autre n'est touché
+#   bash scripts/run.sh --banc     remesure seulement modele/bench_photos.json (modèles de analyse_image/modele/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
@@ -18,10 +19,27 @@ if [ "$mode" = "--rapide" ]; then
     params=(-p LIGNES_ENTRAINEMENT 3000 -p LIGNES_TEST 1000 -p EPOQUES 2 -p EPOQUES_AUGMENTATION 2 -p EPOQUES_PHOTOS 2
             -p PARTIE_OPTIONNELLE False -p DOSSIER_MODELE ../runs/modele)
     photo_params=(-p DOSSIER_MODELE ../runs/modele)
-elif [ "$mode" = "complet" ]; then
+elif [ "$mode" = "complet" ] || [ "$mode" = "--banc" ]; then
     params=(); photo_params=()
 else
-    echo "Option inconnue : $mode (attendu : rien, ou --rapide)" >&2; exit 2
+    echo "Option inconnue : $mode (attendu : rien, --rapide ou --banc)" >&2; exit 2
+fi
+
+# Le tableau des scores sur photos de test_model.ipynb vient de modele/bench_photos.json : on le
+# remesure avec les modèles de analyse_image/modele/, si le dossier de photos rangées par classe est là.
+photos_ref="${PHOTOS_REFERENCE:-../shared/data/photos-dev}"
+measure_photos() {  # measure_photos : écrit modele/bench_photos.json
+    echo "=== Banc photos sur $photos_ref : $(date '+%H:%M:%S')"
+    python scripts/bench_photos.py --photos "$photos_ref" \
+        --model analyse_image/modele/modele --model analyse_image/modele/modele_photos \
+        --pipeline labo --pipeline fashion_mnist --pipeline premier_plan --split dev --split holdout \
+        --output analyse_image/modele/bench_photos.json
+}
+no_photos="Pas de dossier $photos_ref (photos rangées par classe ; variable PHOTOS_REFERENCE)"
+if [ "$mode" = "--banc" ]; then
+    [ -d "$photos_ref" ] || { echo "$no_photos" >&2; exit 1; }
+    measure_photos
+    exit
 fi
 
 execute() {  # execute NOTEBOOK PARAMS... : exécute analyse_image/NOTEBOOK dans runs/, puis le remet en place
@@ -34,17 +52,10 @@ execute() {  # execute NOTEBOOK PARAMS... : exécute analyse_image/NOTEBOOK dans
     fi
 }
 execute classification.ipynb "${params[@]}"
-# Le tableau des scores sur photos de test_model.ipynb vient de modele/bench_photos.json : on le
-# remesure avec les modèles qu'on vient d'entraîner, si le dossier de photos rangées par classe est là.
-photos_ref="${PHOTOS_REFERENCE:-../shared/data/photos-dev}"
 if [ "$mode" = "complet" ] && [ -d "$photos_ref" ]; then
-    echo "=== Banc photos sur $photos_ref : $(date '+%H:%M:%S')"
-    python scripts/bench_photos.py --photos "$photos_ref" \
-        --model analyse_image/modele/modele --model analyse_image/modele/modele_photos \
-        --pipeline labo --pipeline fashion_mnist --pipeline premier_plan --split dev --split holdout \
-        --output analyse_image/modele/bench_photos.json
+    measure_photos
 elif [ "$mode" = "complet" ]; then
-    echo "=== Pas de dossier $photos_ref (PHOTOS_REFERENCE) : modele/bench_photos.json n'est pas remesuré"
+    echo "=== $no_photos : modele/bench_photos.json n'est pas remesuré"
 fi
 execute test_model.ipynb "${photo_params[@]}"
 echo "Terminé : $(date '+%H:%M:%S')"
