@@ -1605,10 +1605,10 @@ def show_photo_like_examples(images, labels, photos=None, photo_classes=None, pe
     transformed = photo_like_batch(tf.constant(images[picked], dtype=tf.float32), tf.constant(one_hot)).numpy()
     rows = [("Fashion-MNIST", list(images[picked])), ("transformées comme des photos", list(transformed))]
     if photos is not None and len(photos):
-        photo_classes = np.asarray(photo_classes)
-        rows.append(("vraies photos (premier_plan)",
-                     [photos[np.flatnonzero(photo_classes == classes[i])[0]]
-                      if np.any(photo_classes == classes[i]) else None for i in picked]))
+        first_photo = {}                                           # classe -> sa première photo
+        for photo_class, photo in zip(photo_classes, photos):
+            first_photo.setdefault(photo_class, photo)
+        rows.append(("vraies photos (premier_plan)", [first_photo.get(classes[i]) for i in picked]))
     fig, axes = plt.subplots(len(rows), len(picked), figsize=(len(picked) * 1.1, len(rows) * 1.35), squeeze=False)
     for row, (title, row_images) in enumerate(rows):
         for col, ax in enumerate(axes[row]):
