@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installe l'environnement, obtient les données, puis exécute les deux carnets sans interface
 # (classification.ipynb, le banc photos si PHOTOS_REFERENCE ou ../shared/data/photos-dev existe, puis
-# test_model.ipynb) avec les valeurs du labo : environ 1 h 40 sur 2 cœurs.
+# test_model.ipynb) avec les valeurs du labo : environ 1 h 30 sur 2 cœurs.
 # Chaque carnet exécuté remplace celui du dépôt seulement si toute son exécution a réussi ;
 # les modèles sont écrits dans analyse_image/modele/.
 #
