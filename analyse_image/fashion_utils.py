@@ -36,6 +36,7 @@ from matplotlib import pyplot as plt
 from PIL import Image, ImageFilter, ImageOps
 from scipy import ndimage as ndi
 from sklearn import metrics
+from sklearn.utils.class_weight import compute_sample_weight
 
 import keras
 from keras import layers
@@ -805,6 +806,13 @@ def predict_labels(model, images, batch_size=1024):
     return probabilities, probabilities.argmax(axis=1)
 
 
+def balanced_accuracy(y_true, y_pred):
+    """Précision équilibrée : moyenne des précisions (rappels) des classes présentes dans y_true,
+    comme sklearn.metrics.balanced_accuracy_score, sans son avertissement quand le modèle prédit
+    une classe absente (un sac parmi des photos sans sac)."""
+    return float(metrics.recall_score(y_true, y_pred, labels=np.unique(y_true), average="macro", zero_division=0))
+
+
 def confusion_matrix_frame(y_true, y_pred, names=NOMS_COURTS):
     """Matrice de confusion (lignes : vraie classe, colonnes : classe prédite) en DataFrame."""
     matrix = metrics.confusion_matrix(y_true, y_pred, labels=range(len(names)))
@@ -1203,6 +1211,85 @@ def preprocess_photos(paths, pipeline="labo", **kwargs):
 
 
 # ---------------------------------------------------------------------------
+# Photos rangées par classe : partage dev / holdout (banc d'essai, affinage)
+# ---------------------------------------------------------------------------
+
+#: Nom de dossier -> indice de classe Fashion-MNIST (« / » et espace remplacés par « _ »).
+FOLDER_TO_LABEL = {
+    "T-shirt_top": 0, "Trouser": 1, "Pullover": 2, "Dress": 3, "Coat": 4,
+    "Sandal": 5, "Shirt": 6, "Sneaker": 7, "Bag": 8, "Ankle_boot": 9,
+}
+SPLITS = ("dev", "holdout", "all")
+
+
+def split_key(name):
+    """Empreinte stable d'un nom de fichier (entier), indépendante de la machine et du système."""
+    return int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:8], "big")
+
+
+def split_names(names, split):
+    """Les noms d'une classe qui tombent dans `split`.
+
+    Les noms sont triés par empreinte ; la première moitié (arrondie au-dessus) est « dev »,
+    le reste « holdout ». Ajouter une photo ne fait passer au plus qu'une photo d'une partie à l'autre.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"partie inconnue : {split!r} (choisir parmi {', '.join(SPLITS)})")
+    ordered = sorted(names, key=lambda name: (split_key(name), name))
+    if split == "all":
+        return ordered
+    n_dev = (len(ordered) + 1) // 2
+    return ordered[:n_dev] if split == "dev" else ordered[n_dev:]
+
+
+def collect_photos(folder, split="all"):
+    """Liste de (chemin, classe) des photos de la partie `split` de `folder`, rangées dans un
+    dossier par classe (noms de FOLDER_TO_LABEL, comme photos-dev), et avertissements.
+
+    Les dossiers de nom inconnu et les fichiers posés à la racine sont signalés et ignorés.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"Dossier de photos introuvable : « {folder} ».")
+    entries, ignored = [], []
+    for sub in sorted(folder.iterdir()):
+        if sub.name.startswith("."):
+            continue
+        if not sub.is_dir():
+            if sub.suffix.lower() in PHOTO_EXTENSIONS:
+                ignored.append(f"photo ignorée hors d'un dossier de classe : {sub.name}")
+            continue
+        if sub.name not in FOLDER_TO_LABEL:
+            ignored.append(f"dossier ignoré (classe inconnue) : {sub.name}")
+            continue
+        by_name = {path.name: path for path in list_photos(sub)}
+        for name in split_names(by_name, split):
+            entries.append((by_name[name], FOLDER_TO_LABEL[sub.name]))
+    return entries, ignored
+
+
+def photos_for_fine_tuning(folder, split="dev", keep_out_folder=None):
+    """Les photos (chemin, classe) de la partie `split` de `folder` (collect_photos), sans celles dont
+    le contenu est celui d'une photo de keep_out_folder (les photos d'exemple de images/, qui doivent
+    rester des photos jamais vues). Renvoie (photos, nombre de photos écartées)."""
+    entries, _ = collect_photos(folder, split)
+    keep_out = (set() if keep_out_folder is None or not Path(keep_out_folder).is_dir()
+                else {file_sha256(path) for path in list_photos(keep_out_folder)})
+    kept = [(path, label) for path, label in entries if file_sha256(path) not in keep_out]
+    return kept, len(entries) - len(kept)
+
+
+def prepared_photo_split(folder, split, pipeline="premier_plan", keep_out_folder=None):
+    """La partie `split` d'un dossier de photos rangées par classe, sans les photos de keep_out_folder
+    (photos_for_fine_tuning), passée par la préparation `pipeline`. Renvoie (lot (n, 28, 28, 1),
+    classes (n,), nombre de photos écartées, erreurs des photos illisibles)."""
+    entries, n_kept_out = photos_for_fine_tuning(folder, split, keep_out_folder)
+    images, read_paths, errors = preprocess_photos([path for path, _ in entries], pipeline=pipeline)
+    label_of = dict(entries)
+    return images, np.array([label_of[path] for path in read_paths], dtype=int), n_kept_out, errors
+
+
+# ---------------------------------------------------------------------------
 # Photos : au plus près de Fashion-MNIST
 # ---------------------------------------------------------------------------
 # Une préparation prend le chemin d'une photo et renvoie un tableau (28, 28) float32 dans [0, 1],
@@ -1592,6 +1679,61 @@ def photo_training_dataset(images, labels, batch_size=256, seed=13, **options):
     return shuffled_batches(images, labels, make_photo_like, batch_size=batch_size, seed=seed)
 
 
+def real_photo_variations(seed=13):
+    """Petites variations au hasard d'une vraie photo déjà préparée : miroir, décalage de 8 %,
+    zoom de 10 %, rotation de 10°, comme en prendrait une autre photo du même vêtement."""
+    return keras.Sequential([layers.RandomFlip("horizontal", seed=seed),
+                             layers.RandomTranslation(0.08, 0.08, fill_mode="constant", seed=seed),
+                             layers.RandomZoom(0.1, fill_mode="constant", seed=seed),
+                             layers.RandomRotation(0.03, fill_mode="constant", seed=seed)],
+                            name="variations_photos")
+
+
+def fine_tuning_dataset(photos, photo_labels, images, labels, batch_size=32, seed=13):
+    """Lots sans fin pour affiner un modèle : batch_size vraies photos préparées (variées au hasard,
+    pondérées pour que chaque classe compte autant) suivies de batch_size images de Fashion-MNIST
+    transformées comme des photos (photo_like_batch), pour apprendre les photos sans oublier
+    Fashion-MNIST. Étiquettes en one-hot ; chaque lot est (x, y, poids)."""
+    import tensorflow as tf
+    photo_weights = compute_sample_weight("balanced", np.argmax(photo_labels, axis=1)).astype(np.float32)
+    vary = real_photo_variations(seed)
+
+    def vary_photos(x, y, weight):
+        return vary(x, training=True), y, weight
+
+    def make_photo_like(x, y):
+        return photo_like_batch(x, y), y, tf.ones(tf.shape(y)[0])
+
+    def join(real, fashion):
+        return tuple(tf.concat([a, b], axis=0) for a, b in zip(real, fashion))
+
+    real = (tf.data.Dataset.from_tensor_slices((np.asarray(photos, np.float32), np.asarray(photo_labels, np.float32),
+                                                photo_weights))
+            .repeat().shuffle(len(photos), seed=seed).batch(batch_size).map(vary_photos))
+    fashion = (tf.data.Dataset.from_tensor_slices((np.asarray(images, np.float32), np.asarray(labels, np.float32)))
+               .repeat().shuffle(min(len(images), 20_000), seed=seed).batch(batch_size).map(make_photo_like))
+    return tf.data.Dataset.zip(real, fashion).map(join).prefetch(tf.data.AUTOTUNE)
+
+
+def fine_tuned_copy(model, photos, photo_labels, images, labels, epochs=20, learning_rate=3e-4,
+                    batch_size=32, seed=13, **fit_options):
+    """Une copie de model (déjà entraîné) affinée sur de vraies photos avec fine_tuning_dataset ;
+    model lui-même ne change pas. Une époque montre chaque photo environ 4 fois, avec un pas
+    d'apprentissage plus petit qu'au départ. Renvoie (copie, historique, secondes)."""
+    if len(photos) == 0:
+        raise ValueError("Aucune vraie photo pour l'affinage : il en faut au moins une par classe à apprendre.")
+    keras.utils.set_random_seed(seed)
+    tuned = keras.models.clone_model(model)
+    tuned.set_weights(model.get_weights())
+    tuned.compile(loss=keras.losses.categorical_crossentropy,
+                  optimizer=keras.optimizers.Adam(learning_rate), metrics=["accuracy"])
+    steps = math.ceil(4 * len(photos) / batch_size)
+    dataset = fine_tuning_dataset(photos, photo_labels, images, labels, batch_size=batch_size, seed=seed)
+    history, seconds = timed_fit(tuned, dataset, epochs=epochs, steps_per_epoch=steps,
+                                 shuffle=False, **fit_options)   # le jeu tf.data mélange déjà
+    return tuned, history, seconds
+
+
 def show_photo_like_examples(images, labels, photos=None, photo_classes=None, per_class=1, seed=13):
     """Une colonne par classe, trois rangées : une image de Fashion-MNIST, la même transformée par
     photo_like_batch, et une vraie photo de cette classe passée par la préparation « premier_plan »
@@ -1748,9 +1890,10 @@ def read_photo_benchmark(path):
     return summary if isinstance(summary, dict) and "results" in summary else None
 
 
-def weights_fingerprint(weights_path):
-    """Empreinte SHA-256 d'un fichier de poids : dit si un modèle a été réentraîné depuis une mesure."""
-    return hashlib.sha256(Path(weights_path).read_bytes()).hexdigest()
+def file_sha256(path):
+    """Empreinte SHA-256 du contenu d'un fichier (poids d'un modèle, photo) : deux fichiers de même
+    empreinte ont le même contenu, quel que soit leur nom."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def benchmark_models_changed(benchmark, model_dir):
@@ -1761,7 +1904,7 @@ def benchmark_models_changed(benchmark, model_dir):
     for name in dict.fromkeys(record["model"] for record in benchmark["results"]):
         weights = Path(model_dir) / f"{name}.weights.h5"
         fingerprint = measured.get(name, {}).get("sha256")
-        if fingerprint is None or not weights.is_file() or weights_fingerprint(weights) != fingerprint:
+        if fingerprint is None or not weights.is_file() or file_sha256(weights) != fingerprint:
             changed.append(name)
     return changed
 

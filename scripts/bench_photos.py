@@ -14,7 +14,6 @@ fichier (identique sur toutes les machines) : « dev » pour mettre au point, «
 pour la mesure finale, « all » pour tout.
 """
 import argparse
-import hashlib
 import os
 import sys
 import time
@@ -30,63 +29,8 @@ import pandas as pd  # noqa: E402
 
 import fashion_utils as fu  # noqa: E402
 
-#: Nom de dossier -> indice de classe Fashion-MNIST (« / » et espace remplacés par « _ »).
-FOLDER_TO_LABEL = {
-    "T-shirt_top": 0, "Trouser": 1, "Pullover": 2, "Dress": 3, "Coat": 4,
-    "Sandal": 5, "Shirt": 6, "Sneaker": 7, "Bag": 8, "Ankle_boot": 9,
-}
-SPLITS = ("dev", "holdout", "all")
 N_CLASSES = len(fu.NOMS_COURTS)
 FAILED = -1  # prédiction d'une photo que la préparation n'a pas pu traiter
-
-
-# ---------------------------------------------------------------------------
-# Photos et partage dev / holdout
-# ---------------------------------------------------------------------------
-
-def split_key(name):
-    """Empreinte stable d'un nom de fichier (entier), indépendante de la machine et du système."""
-    return int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:8], "big")
-
-
-def split_names(names, split):
-    """Les noms d'une classe qui tombent dans `split`.
-
-    Les noms sont triés par empreinte ; la première moitié (arrondie au-dessus) est « dev »,
-    le reste « holdout ». Ajouter une photo ne fait passer au plus qu'une photo d'une partie à l'autre.
-    """
-    if split not in SPLITS:
-        raise ValueError(f"partie inconnue : {split!r} (choisir parmi {', '.join(SPLITS)})")
-    ordered = sorted(names, key=lambda name: (split_key(name), name))
-    if split == "all":
-        return ordered
-    n_dev = (len(ordered) + 1) // 2
-    return ordered[:n_dev] if split == "dev" else ordered[n_dev:]
-
-
-def collect_photos(folder, split="all"):
-    """Liste de (chemin, classe) des photos de `folder` rangées par classe, et avertissements.
-
-    Les dossiers de nom inconnu et les fichiers posés à la racine sont signalés et ignorés.
-    """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"Dossier de photos introuvable : « {folder} ».")
-    entries, warnings = [], []
-    for sub in sorted(folder.iterdir()):
-        if sub.name.startswith("."):
-            continue
-        if not sub.is_dir():
-            if sub.suffix.lower() in fu.PHOTO_EXTENSIONS:
-                warnings.append(f"photo ignorée hors d'un dossier de classe : {sub.name}")
-            continue
-        if sub.name not in FOLDER_TO_LABEL:
-            warnings.append(f"dossier ignoré (classe inconnue) : {sub.name}")
-            continue
-        by_name = {path.name: path for path in fu.list_photos(sub)}
-        for name in split_names(by_name, split):
-            entries.append((by_name[name], FOLDER_TO_LABEL[sub.name]))
-    return entries, warnings
 
 
 # ---------------------------------------------------------------------------
@@ -300,7 +244,7 @@ def main(argv=None):
                         help="dossier des photos rangées par classe")
     parser.add_argument("--pipeline", action="append", choices=sorted(registry), metavar="NOM",
                         help="préparation à évaluer (répétable ; défaut : labo)")
-    parser.add_argument("--split", action="append", choices=SPLITS,
+    parser.add_argument("--split", action="append", choices=fu.SPLITS,
                         help="dev (défaut), holdout ou all (répétable)")
     parser.add_argument("--save-grid", metavar="PNG", help="grille photos / images 28 x 28 (1er modèle, 1re partie)")
     parser.add_argument("--grid-pipeline", metavar="NOM", help="préparation montrée dans la grille")
@@ -321,11 +265,11 @@ def main(argv=None):
         except fu.ModelFilesError as exc:
             print(f"Erreur : {exc}")
             return 2
-        fingerprints[name] = {"sha256": fu.weights_fingerprint(weights_file(path))}
+        fingerprints[name] = {"sha256": fu.file_sha256(weights_file(path))}
     grid_name = args.grid_pipeline or pipelines[0]
     records, n_photos = [], {}
     for split in splits:
-        entries, warnings = collect_photos(args.photos, split)
+        entries, warnings = fu.collect_photos(args.photos, split)
         for warning in warnings:
             print(f"Attention : {warning}")
         if not entries:

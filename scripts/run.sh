@@ -17,7 +17,7 @@ mode="${1:-complet}"
 mkdir -p runs
 if [ "$mode" = "--rapide" ]; then
     params=(-p LIGNES_ENTRAINEMENT 3000 -p LIGNES_TEST 1000 -p EPOQUES 2 -p EPOQUES_AUGMENTATION 2 -p EPOQUES_PHOTOS 2
-            -p PARTIE_OPTIONNELLE False -p DOSSIER_MODELE ../runs/modele)
+            -p EPOQUES_AFFINAGE 2 -p PARTIE_OPTIONNELLE False -p DOSSIER_MODELE ../runs/modele)
     photo_params=(-p DOSSIER_MODELE ../runs/modele)
 elif [ "$mode" = "complet" ] || [ "$mode" = "--banc" ]; then
     params=(); photo_params=()
@@ -32,10 +32,16 @@ measure_photos() {  # measure_photos : écrit modele/bench_photos.json
     echo "=== Banc photos sur $photos_ref : $(date '+%H:%M:%S')"
     python scripts/bench_photos.py --photos "$photos_ref" \
         --model analyse_image/modele/modele --model analyse_image/modele/modele_photos \
+        --model analyse_image/modele/modele_photos_affine \
         --pipeline labo --pipeline fashion_mnist --pipeline premier_plan --split dev --split holdout \
         --output analyse_image/modele/bench_photos.json
 }
 no_photos="Pas de dossier $photos_ref (photos rangées par classe ; variable PHOTOS_REFERENCE)"
+if [ -d "$photos_ref" ]; then      # les mêmes photos servent à l'affinage (leur moitié « dev »)
+    params+=(-p DOSSIER_PHOTOS_REELLES "$(cd "$photos_ref" && pwd)")
+elif [ "$mode" = "--rapide" ]; then  # pas d'affinage : test_model prend le modèle non affiné
+    photo_params+=(-p NOM_MODELE modele_photos)
+fi
 if [ "$mode" = "--banc" ]; then
     [ -d "$photos_ref" ] || { echo "$no_photos" >&2; exit 1; }
     measure_photos

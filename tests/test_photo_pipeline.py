@@ -400,20 +400,20 @@ def test_scores_refuse_mismatched_or_empty_input():
 
 def test_split_is_a_stable_half_partition():
     names = [f"photo_{i:03d}.jpg" for i in range(41)]
-    dev, holdout = bench.split_names(names, "dev"), bench.split_names(names, "holdout")
+    dev, holdout = fu.split_names(names, "dev"), fu.split_names(names, "holdout")
     assert len(dev) == 21 and len(holdout) == 20
     assert set(dev).isdisjoint(holdout) and set(dev) | set(holdout) == set(names)
-    assert bench.split_names(list(reversed(names)), "dev") == dev   # indépendant de l'ordre
-    assert sorted(bench.split_names(names, "all")) == names
+    assert fu.split_names(list(reversed(names)), "dev") == dev   # indépendant de l'ordre
+    assert sorted(fu.split_names(names, "all")) == names
     # Partage figé : SHA-256 ne dépend ni de la machine ni de PYTHONHASHSEED.
     six = [f"photo_{i:03d}.jpg" for i in range(6)]
-    assert bench.split_names(six, "dev") == ["photo_001.jpg", "photo_004.jpg", "photo_005.jpg"]
+    assert fu.split_names(six, "dev") == ["photo_001.jpg", "photo_004.jpg", "photo_005.jpg"]
     with pytest.raises(ValueError):
-        bench.split_names(names, "test")
+        fu.split_names(names, "test")
 
 
 def test_split_key_is_sha256_of_the_name():
-    assert bench.split_key("a.jpg") == 5808250739824772026      # 8 premiers octets de sha256("a.jpg")
+    assert fu.split_key("a.jpg") == 5808250739824772026      # 8 premiers octets de sha256("a.jpg")
 
 
 def test_collect_photos_reads_class_folders_and_warns(tmp_path):
@@ -422,13 +422,56 @@ def test_collect_photos_reads_class_folders_and_warns(tmp_path):
         for i in range(n):
             Image.new("L", (8, 8), 200).save(tmp_path / folder / f"{i}.png")
     Image.new("L", (8, 8), 200).save(tmp_path / "perdue.png")
-    entries, warnings = bench.collect_photos(tmp_path, "all")
+    entries, warnings = fu.collect_photos(tmp_path, "all")
     assert sorted(label for _, label in entries) == [1, 1, 1, 9, 9]
     assert any("Chaussettes" in w for w in warnings) and any("perdue.png" in w for w in warnings)
-    dev, _ = bench.collect_photos(tmp_path, "dev")
-    holdout, _ = bench.collect_photos(tmp_path, "holdout")
+    dev, _ = fu.collect_photos(tmp_path, "dev")
+    holdout, _ = fu.collect_photos(tmp_path, "holdout")
     assert len(dev) == 3 and len(holdout) == 2        # 2 + 1 Trouser, 1 + 1 Ankle_boot
     assert {p for p, _ in dev}.isdisjoint({p for p, _ in holdout})
+
+
+def test_balanced_accuracy_is_sklearns_without_the_warning():
+    rng = np.random.default_rng(0)
+    y_true = rng.choice([0, 1, 3, 9], size=60)                     # pas de sac (8) parmi les photos
+    y_pred = np.where(rng.random(60) < 0.5, y_true, rng.integers(0, 10, size=60))
+    assert 8 in y_pred
+    with pytest.warns(UserWarning):
+        expected = balanced_accuracy_score(y_true, y_pred)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert fu.balanced_accuracy(y_true, y_pred) == pytest.approx(expected)
+
+
+def test_photos_for_fine_tuning_keeps_dev_only_and_leaves_out_the_examples(tmp_path):
+    photos = tmp_path / "photos"
+    for folder, n in (("Trouser", 4), ("Coat", 3)):
+        (photos / folder).mkdir(parents=True)
+        for i in range(n):
+            Image.new("L", (8, 8), 10 * i + (100 if folder == "Coat" else 0)).save(photos / folder / f"{i}.png")
+    dev, _ = fu.collect_photos(photos, "dev")
+    holdout, _ = fu.collect_photos(photos, "holdout")
+    examples = tmp_path / "images"
+    examples.mkdir()
+    example = dev[0][0]                                    # même contenu, autre nom : écartée quand même
+    (examples / "exemple.png").write_bytes(example.read_bytes())
+    (examples / "autre.png").write_bytes(holdout[0][0].read_bytes())   # pas dans dev : rien à écarter
+    kept, n_left_out = fu.photos_for_fine_tuning(photos, "dev", keep_out_folder=examples)
+    assert n_left_out == 1
+    assert kept == [entry for entry in dev if entry[0] != example]
+    assert {p for p, _ in kept}.isdisjoint({p for p, _ in holdout})  # jamais une photo de holdout
+    assert fu.photos_for_fine_tuning(photos, "dev", keep_out_folder=tmp_path / "absent") == (dev, 0)
+
+
+def test_prepared_photo_split_returns_images_with_their_classes(tmp_path):
+    for folder in ("Trouser", "Ankle_boot"):
+        (tmp_path / folder).mkdir()
+        Image.new("RGB", (40, 30), (200, 200, 200)).save(tmp_path / folder / "a.png")
+    (tmp_path / "Trouser" / "abime.jpg").write_bytes(b"\xff\xd8 pas un jpeg")
+    images, classes, n_left_out, errors = fu.prepared_photo_split(tmp_path, "all", pipeline="labo")
+    assert images.shape == (2, 28, 28, 1) and sorted(classes) == [1, 9] and n_left_out == 0
+    assert [path.name for path, _ in errors] == ["abime.jpg"]
 
 
 def test_prepare_photos_reports_unreadable_and_failing(tmp_path):

@@ -138,6 +138,46 @@ def test_photo_training_dataset_batches():
     assert sorted(np.concatenate([y.numpy().argmax(1) for _, y in batches])) == [0] * 5 + [9] * 5
 
 
+def bars(n, vertical):
+    """Lot (n, 28, 28, 1) de barres claires, verticales ou horizontales, un peu déplacées."""
+    images = np.zeros((n, 28, 28, 1), np.float32)
+    for i in range(n):
+        start = 8 + i % 6
+        if vertical:
+            images[i, 4:24, start:start + 5, 0] = 0.9
+        else:
+            images[i, start:start + 5, 4:24, 0] = 0.9
+    return images
+
+
+def test_fine_tuning_dataset_halves_photos_and_fashion_mnist():
+    photos = np.concatenate([bars(6, True), bars(2, False)])
+    photo_labels = one_hot([3] * 6 + [5] * 2)                        # classe 5 trois fois plus rare
+    images, labels = rectangle_batch(10), one_hot([0] * 10)
+    x, y, weight = next(iter(fu.fine_tuning_dataset(photos, photo_labels, images, labels, batch_size=4)))
+    assert x.shape == (8, 28, 28, 1) and y.shape == (8, 10)
+    assert set(y.numpy()[:4].argmax(1)) <= {3, 5} and set(y.numpy()[4:].argmax(1)) == {0}
+    photo_weight = {3: 8 / (2 * 6), 5: 8 / (2 * 2)}                   # chaque classe pèse autant
+    assert weight.numpy()[:4] == pytest.approx([photo_weight[c] for c in y.numpy()[:4].argmax(1)])
+    assert weight.numpy()[4:] == pytest.approx([1.0] * 4)
+
+
+def test_fine_tuned_copy_learns_the_photos_and_leaves_the_model_alone():
+    import keras
+    keras.utils.set_random_seed(0)
+    model = fu.compile_model(fu.build_cnn_1conv())
+    before = [w.copy() for w in model.get_weights()]
+    photos = np.concatenate([bars(12, True), bars(12, False)])
+    classes = np.array([3] * 12 + [5] * 12)
+    images, labels = np.concatenate([bars(12, True), bars(12, False)]), one_hot(classes)
+    tuned, history, seconds = fu.fine_tuned_copy(model, photos, one_hot(classes), images, labels,
+                                                 epochs=15, learning_rate=3e-3, batch_size=8, verbose=0)
+    assert len(history.history["loss"]) == 15 and seconds > 0
+    assert (tuned.predict(photos, verbose=0).argmax(1) == classes).mean() >= 0.9
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), before))   # l'original intact
+    assert tuned is not model
+
+
 def test_show_photo_like_examples_rows(monkeypatch):
     monkeypatch.setattr(fu.plt, "show", lambda: None)
     images = np.concatenate([rectangle_batch(10), boot_batch()])
