@@ -37,9 +37,12 @@ measure_photos() {  # measure_photos : écrit modele/bench_photos.json
         --output analyse_image/modele/bench_photos.json
 }
 no_photos="Pas de dossier $photos_ref (photos rangées par classe ; variable PHOTOS_REFERENCE)"
-if [ -d "$photos_ref" ]; then      # les mêmes photos servent à l'affinage (leur moitié « dev »)
+# Les mêmes photos servent à l'affinage (leur moitié « dev »). Par défaut, le carnet les cherche
+# déjà au même endroit (../../shared/data/photos-dev depuis analyse_image/) : on ne passe le
+# paramètre que pour un autre dossier, pour que le carnet enregistré ne garde pas un chemin de machine.
+if [ -n "${PHOTOS_REFERENCE:-}" ] && [ -d "$photos_ref" ]; then
     params+=(-p DOSSIER_PHOTOS_REELLES "$(cd "$photos_ref" && pwd)")
-elif [ "$mode" = "--rapide" ]; then  # pas d'affinage : test_model prend le modèle non affiné
+elif [ ! -d "$photos_ref" ] && [ "$mode" = "--rapide" ]; then  # pas d'affinage : modèle non affiné
     photo_params+=(-p NOM_MODELE modele_photos)
 fi
 if [ "$mode" = "--banc" ]; then
