@@ -594,10 +594,10 @@ def to_model_input(pixels):
 # Les réseaux du labo
 # ---------------------------------------------------------------------------
 
-def compile_model(model):
-    """Compile comme le labo : entropie croisée, Adam, précision."""
+def compile_model(model, learning_rate=0.001):
+    """Compile comme le labo : entropie croisée, Adam (pas d'apprentissage par défaut de Keras), précision."""
     model.compile(loss=keras.losses.categorical_crossentropy,
-                  optimizer=keras.optimizers.Adam(),
+                  optimizer=keras.optimizers.Adam(learning_rate),
                   metrics=["accuracy"])
     return model
 
@@ -1275,7 +1275,8 @@ def photos_for_fine_tuning(folder, split="dev", keep_out_folder=None):
     entries, _ = collect_photos(folder, split)
     keep_out = (set() if keep_out_folder is None or not Path(keep_out_folder).is_dir()
                 else {file_sha256(path) for path in list_photos(keep_out_folder)})
-    kept = [(path, label) for path, label in entries if file_sha256(path) not in keep_out]
+    kept = [(path, label) for path, label in entries
+            if not keep_out or file_sha256(path) not in keep_out]      # rien à écarter : rien à relire
     return kept, len(entries) - len(kept)
 
 
@@ -1725,8 +1726,7 @@ def fine_tuned_copy(model, photos, photo_labels, images, labels, epochs=20, lear
     keras.utils.set_random_seed(seed)
     tuned = keras.models.clone_model(model)
     tuned.set_weights(model.get_weights())
-    tuned.compile(loss=keras.losses.categorical_crossentropy,
-                  optimizer=keras.optimizers.Adam(learning_rate), metrics=["accuracy"])
+    compile_model(tuned, learning_rate)
     steps = math.ceil(4 * len(photos) / batch_size)
     dataset = fine_tuning_dataset(photos, photo_labels, images, labels, batch_size=batch_size, seed=seed)
     history, seconds = timed_fit(tuned, dataset, epochs=epochs, steps_per_epoch=steps,

@@ -164,8 +164,7 @@ def weights_file(path):
 
 def load_model(path):
     """Modèle sauvegardé par préfixe : prefix.json + prefix.weights.h5 (fu.load_model_files)."""
-    prefix = model_prefix(path)
-    return fu.load_model_files(prefix + ".json", prefix + ".weights.h5")
+    return fu.load_model_files(model_prefix(path) + ".json", weights_file(path))
 
 
 def save_grid(out_path, entries, images, ok, predicted, per_class=4, title=""):
