@@ -28,6 +28,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 import fashion_utils as fu  # noqa: E402
+import photo_files  # noqa: E402
+import photo_preparation  # noqa: E402
+import photo_results  # noqa: E402
+from safe_files import file_sha256, write_json_atomically  # noqa: E402
 
 N_CLASSES = len(fu.NOMS_COURTS)
 FAILED = -1  # prédiction d'une photo que la préparation n'a pas pu traiter
@@ -107,38 +111,23 @@ def format_scores(scores, names=fu.NOMS_COURTS):
 # Préparations et modèle
 # ---------------------------------------------------------------------------
 
-# Noms anglais acceptés en plus des noms du registre.
+# Noms anglais acceptés en plus des noms de photo_preparation.PREPARATIONS.
 PIPELINE_ALIASES = {"lab": "labo", "xiao": "fashion_mnist", "foreground": "premier_plan"}
 
 
-def pipeline_registry():
-    """Registre nom -> fonction : fu.PHOTO_PIPELINES et quelques alias."""
-    registry = dict(fu.PHOTO_PIPELINES)
-    for alias, name in PIPELINE_ALIASES.items():
-        if name in registry and alias not in registry:
-            registry[alias] = registry[name]
-    return registry
+def preparation_names():
+    """Nom accepté par --pipeline -> nom de la préparation dans photo_preparation.PREPARATIONS."""
+    names = {name: name for name in photo_preparation.PREPARATIONS}
+    names.update({alias: name for alias, name in PIPELINE_ALIASES.items() if name in names})
+    return names
 
 
-def prepare_photos(entries, pipeline):
-    """Applique une préparation ; renvoie (images (n, 28, 28) des réussies, indices réussis, échecs).
-
-    échecs : liste de (chemin, message) ; fu.PhotoError = photo illisible, autre erreur = échec
-    de la préparation.
-    """
-    images, ok, failures = [], [], []
-    for i, (path, _) in enumerate(entries):
-        try:
-            image = np.asarray(pipeline(path), dtype=np.float32).reshape(fu.IMAGE_SIZE, fu.IMAGE_SIZE)
-        except fu.PhotoError as exc:
-            failures.append((path, "illisible", str(exc)))
-        except Exception as exc:  # une préparation défaillante ne doit pas arrêter le banc
-            failures.append((path, "échec", f"{type(exc).__name__}: {exc}"))
-        else:
-            images.append(np.clip(image, 0.0, 1.0))
-            ok.append(i)
-    stack = np.stack(images) if images else np.zeros((0, fu.IMAGE_SIZE, fu.IMAGE_SIZE), np.float32)
-    return stack, ok, failures
+def prepare_entries(entries, preparation):
+    """Prépare les photos (chemin, classe) ; renvoie (images (n, 28, 28) des réussies, leurs indices
+    dans entries, échecs photo_preparation.PhotoFailure)."""
+    batch, ok_paths, failures = photo_preparation.prepare_photos([path for path, _ in entries], preparation)
+    index = {path: i for i, (path, _) in enumerate(entries)}
+    return batch[..., 0], [index[path] for path in ok_paths], failures
 
 
 def predictions_with_failures(n, ok, predicted):
@@ -189,7 +178,7 @@ def save_grid(out_path, entries, images, ok, predicted, per_class=4, title=""):
     for row, c in enumerate(classes):
         for j, k in enumerate(by_class[c][:per_class]):
             photo = entries[ok[k]][0]
-            axes[row, 2 * j].imshow(fu.thumbnail_for_display(photo, 96))
+            axes[row, 2 * j].imshow(photo_files.thumbnail_for_display(photo, 96))
             axes[row, 2 * j].set_title(fu.NOMS_COURTS[c], fontsize=7)
             axes[row, 2 * j + 1].imshow(images[k], cmap="gray", vmin=0, vmax=1)
             good = predicted[k] == c
@@ -211,7 +200,7 @@ def score_prepared(model, entries, images, ok, failures):
     Les photos illisibles sont écartées (elles le sont pour toutes les préparations) ; les échecs
     de la préparation comptent comme des erreurs.
     """
-    unreadable_paths = {f[0] for f in failures if f[1] == "illisible"}
+    unreadable_paths = {failure.path for failure in failures if failure.unreadable}
     kept = [i for i in range(len(entries)) if entries[i][0] not in unreadable_paths]
     predicted = np.zeros(0, dtype=int)
     if len(images):
@@ -232,7 +221,7 @@ def summary_record(model_name, pipeline, split, scores, names=fu.NOMS_COURTS):
 
 
 def main(argv=None):
-    registry = pipeline_registry()
+    registry = preparation_names()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog="Préparations disponibles : " + ", ".join(sorted(registry)))
@@ -243,7 +232,7 @@ def main(argv=None):
                         help="dossier des photos rangées par classe")
     parser.add_argument("--pipeline", action="append", choices=sorted(registry), metavar="NOM",
                         help="préparation à évaluer (répétable ; défaut : labo)")
-    parser.add_argument("--split", action="append", choices=fu.SPLITS,
+    parser.add_argument("--split", action="append", choices=photo_files.SPLITS,
                         help="dev (défaut), holdout ou all (répétable)")
     parser.add_argument("--save-grid", metavar="PNG", help="grille photos / images 28 x 28 (1er modèle, 1re partie)")
     parser.add_argument("--grid-pipeline", metavar="NOM", help="préparation montrée dans la grille")
@@ -264,11 +253,11 @@ def main(argv=None):
         except fu.ModelFilesError as exc:
             print(f"Erreur : {exc}")
             return 2
-        fingerprints[name] = {"sha256": fu.file_sha256(weights_file(path))}
+        fingerprints[name] = {"sha256": file_sha256(weights_file(path))}
     grid_name = args.grid_pipeline or pipelines[0]
     records, n_photos = [], {}
     for split in splits:
-        entries, warnings = fu.collect_photos(args.photos, split)
+        entries, warnings = photo_files.collect_photos(args.photos, split)
         for warning in warnings:
             print(f"Attention : {warning}")
         if not entries:
@@ -278,10 +267,11 @@ def main(argv=None):
         print(f"\nPhotos : {args.photos}   partie : {split} ({len(entries)} photos)")
         for name in pipelines:
             start = time.perf_counter()
-            images, ok, failures = prepare_photos(entries, registry[name])
+            images, ok, failures = prepare_entries(entries, registry[name])
             seconds = time.perf_counter() - start
-            for path, kind, message in failures:
-                print(f"  {kind} : {path.parent.name}/{path.name} — {message}")
+            for failure in failures:
+                kind = "illisible" if failure.unreadable else "échec"
+                print(f"  {kind} : {failure.path.parent.name}/{failure.path.name} — {failure.message}")
             for model_name, model in models.items():
                 print(f"\n=== Modèle « {model_name} », préparation « {name} », partie « {split} » ===")
                 scores, predicted = score_prepared(model, entries, images, ok, failures)
@@ -298,12 +288,12 @@ def main(argv=None):
                                     f"précision équilibrée {scores.balanced_accuracy:.3f}")
                     print(f"Grille écrite : {args.save_grid}")
     if args.output:
-        fu.write_json_atomically({"photos": Path(args.photos).name, "n_photos": n_photos,
+        write_json_atomically({"photos": Path(args.photos).name, "n_photos": n_photos,
                                   "models": fingerprints, "results": records}, args.output)
         print(f"Résumé écrit : {args.output}")
     if len(records) > 1:
         print("\n=== Résumé : précision équilibrée ===")
-        print(fu.photo_benchmark_table({"results": records}).to_string())
+        print(photo_results.photo_benchmark_table({"results": records}).to_string())
     return 0
 
 

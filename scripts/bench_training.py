@@ -24,6 +24,8 @@ import tensorflow as tf  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 
 import fashion_utils as fu  # noqa: E402
+import fast_augmentation  # noqa: E402
+from tensorflow.keras.preprocessing.image import ImageDataGenerator  # noqa: E402
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -74,14 +76,15 @@ def main():
                   validation_data=(X_val, y_val), callbacks=[timer])
 
     def image_data_generator(model, timer):
-        generator = fu.lab_image_generator()
+        generator = ImageDataGenerator(rotation_range=8, width_shift_range=0.08, shear_range=0.3,
+                                       height_shift_range=0.08, zoom_range=0.08)
         model.fit(fu.repeat_forever(generator.flow(X_app, y_app, batch_size=256, seed=13)),
                   steps_per_epoch=steps, epochs=args.epochs, shuffle=False, verbose=0,
                   validation_data=fu.repeat_forever(generator.flow(X_val, y_val, batch_size=256, seed=13)),
                   validation_steps=len(X_val) // 256, callbacks=[timer])
 
     def fast_path(model, timer):
-        model.fit(fu.augmented_dataset(X_app, y_app, batch_size=256), epochs=args.epochs, shuffle=False,
+        model.fit(fast_augmentation.lab_augmented_batches(X_app, y_app, batch_size=256), epochs=args.epochs, shuffle=False,
                   verbose=0, validation_data=(X_val, y_val), callbacks=[timer])
 
     rows = []

@@ -2,15 +2,15 @@
 import json
 import re
 import shutil
-
 from pathlib import Path
 
-import papermill
-import pytest
-from PIL import Image, ImageOps
-
 import fashion_utils as fu
+import papermill
+import photo_files
+import photo_preparation
+import pytest
 from conftest import ANALYSE_DIR
+from PIL import Image, ImageOps
 
 QUICK = {"LIGNES_ENTRAINEMENT": 3000, "LIGNES_TEST": 1000, "EPOQUES": 2, "EPOQUES_AUGMENTATION": 2,
          "PARTIE_OPTIONNELLE": True, "VOIE_RAPIDE": True, "PARTIE_PHOTOS": True, "EPOQUES_PHOTOS": 2,
@@ -39,8 +39,8 @@ def count_images(notebook):
 def example_photos_by_class(folder):
     """Les photos d'exemple de images/ retournées de gauche à droite (donc d'un autre contenu), rangées
     dans un dossier par classe comme photos-dev : de vraies photos pour l'affinage, sans ../shared."""
-    names = {label: name for name, label in fu.FOLDER_TO_LABEL.items()}
-    for photo, label in fu.read_expected_labels(ANALYSE_DIR / "images").items():
+    names = {label: name for name, label in photo_files.FOLDER_TO_LABEL.items()}
+    for photo, label in photo_files.read_expected_labels(ANALYSE_DIR / "images")[0].items():
         (folder / names[label]).mkdir(parents=True, exist_ok=True)
         with Image.open(ANALYSE_DIR / "images" / photo) as image:
             ImageOps.mirror(image).save(folder / names[label] / Path(photo).with_suffix(".png").name)
@@ -66,7 +66,7 @@ def test_classification_quick_run_saves_models_that_reload(quick_classification)
 def test_classification_quick_run_reports_accuracies_above_chance(quick_classification):
     model_dir, notebook = quick_classification
     text = stream_text(notebook)
-    printed = [float(x) for x in re.findall(r"Précision : ([0-9.]+) \(", text)]
+    printed = [float(x.replace(",", ".")) for x in re.findall(r"Précision : ([0-9,]+) \(", text)]
     assert len(printed) == 7  # 1 conv, ImageDataGenerator, voie rapide, 4 conv, 4 conv augmenté, photos, affiné
     # Réseaux à 1 convolution (dont le modèle sauvegardé) : au-dessus du hasard (0.1). Le réseau à
     # 4 convolutions n'est pas jugé ici : en 2 fois 9 lots, les moyennes de ses BatchNormalization
@@ -84,7 +84,7 @@ def test_classification_quick_run_reports_accuracies_above_chance(quick_classifi
 def test_classification_quick_run_fine_tunes_on_dev_photos_and_measures_holdout(quick_classification):
     model_dir, notebook = quick_classification
     photos = model_dir.parent / "photos"
-    n_dev, n_holdout = (len(fu.collect_photos(photos, split)[0]) for split in ("dev", "holdout"))
+    n_dev, n_holdout = (len(photo_files.collect_photos(photos, split)[0]) for split in ("dev", "holdout"))
     assert n_dev > 0 and n_holdout > 0
     text = stream_text(notebook)
     assert f"{n_dev} vraies photos pour l'affinage" in text and "(0 photos d'exemple" in text
@@ -99,7 +99,7 @@ def test_test_model_classifies_every_photo_with_a_freshly_trained_model(quick_cl
     images = tmp_path / "images"
     shutil.copytree(ANALYSE_DIR / "images", images)
     (images / "pas_une_image.jpg").write_text("ceci n'est pas une photo", encoding="utf-8")
-    photos = fu.list_photos(images)
+    photos = photo_files.list_photos(images)
     shutil.copy(ANALYSE_DIR / "modele" / "bench_photos.json", model_dir)   # mesuré sur les modèles fournis
     notebook = execute("test_model.ipynb", tmp_path / "test_model.ipynb",
                        DOSSIER_MODELE=str(model_dir), DOSSIER_IMAGES=str(images))
@@ -113,9 +113,86 @@ def test_test_model_runs_on_the_shipped_model(tmp_path):
     """Juste après le clonage : le modèle fourni dans modele/ classe chaque photo de images/."""
     notebook = execute("test_model.ipynb", tmp_path / "test_model.ipynb")
     text = stream_text(notebook)
-    photos = fu.list_photos(ANALYSE_DIR / "images")
+    photos = photo_files.list_photos(ANALYSE_DIR / "images")
     assert len(photos) >= 9
     assert text.count("Selon moi l'image est : ") == len(photos)
     assert count_images(notebook) == 2  # verdicts, comparaison avec la préparation du labo
-    assert "« labo (modele) » :" in text and "« premier_plan (modele_photos_affine) » :" in text
+    assert "« labo (modele) » : " in text and "« premier_plan (modele_photos_affine) » : " in text
     assert "Précision équilibrée :" in text and "Attention : les poids" not in text  # banc à jour
+
+
+# ---------------------------------------------------------------------------
+# Le code des cellules et celui des modules ne peuvent pas diverger
+# ---------------------------------------------------------------------------
+
+def cell_sources(name):
+    """Le code de chaque cellule de code d'un carnet du dépôt."""
+    notebook = json.loads((ANALYSE_DIR / name).read_text(encoding="utf-8"))
+    return ["".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "code"]
+
+
+def run_cells(name, *markers, **namespace):
+    """Exécute, dans l'ordre du carnet, les cellules qui contiennent chacune un des marqueurs."""
+    namespace.setdefault("fu", fu)
+    for marker in markers:
+        (source,) = [source for source in cell_sources(name) if marker in source]
+        exec(compile(source, f"{name}:{marker}", "exec"), namespace)
+    return namespace
+
+
+def layer_signature(model):
+    """Les couches d'un réseau (type et réglages, sans les noms) et son nombre de paramètres."""
+    layers = [(type(layer).__name__, {k: v for k, v in layer.get_config().items() if k != "name"})
+              for layer in model.layers]
+    return layers, model.count_params()
+
+
+def test_networks_built_in_cells_match_the_helper_builders():
+    namespace = run_cells("classification.ipynb", "reseauNeurone1Convolution = Sequential",
+                          "reseauNeurones4Convolution = Sequential",
+                          LARGEUR_IMAGE=28, LONGUEUR_IMAGE=28, PARTIE_OPTIONNELLE=True)
+    one_conv, four_conv = namespace["reseauNeurone1Convolution"], namespace["reseauNeurones4Convolution"]
+    assert one_conv.count_params() == 693_962
+    assert layer_signature(one_conv) == layer_signature(fu.build_cnn_1conv())
+    assert layer_signature(four_conv) == layer_signature(fu.build_cnn_4conv())
+    assert sum(type(layer).__name__ == "BatchNormalization" for layer in four_conv.layers) == 6
+
+
+def test_lab_cells_show_the_lab_code():
+    sources = "\n".join(cell_sources("classification.ipynb"))
+    for lab_code in ("Sequential(", ".add(Conv2D(32, kernel_size=(3, 3), activation='relu'))", ".compile(",
+                     "optimizer=keras.optimizers.Adam()", ".fit(", "batch_size=256", "ImageDataGenerator(",
+                     "shear_range=0.3", "generateur_images.flow(", "fu.repeat_forever(", ".to_json()",
+                     ".save_weights(", "BatchNormalization()", "train_test_split(X, y, test_size=0.2, random_state=13)"):
+        assert lab_code in sources, lab_code
+    test_model = "\n".join(cell_sources("test_model.ipynb"))
+    for lab_code in ("def load_and_preprocess_image(", "def resize_with_aspect_ratio(", "def create_centered_image(",
+                     "def normalize_pixels(", "Selon moi l'image est : ", "classes = [\"Un T-shirt/haut\""):
+        assert lab_code in test_model, lab_code
+
+
+def test_lab_photo_functions_in_the_cell_match_the_module():
+    namespace = run_cells("test_model.ipynb", "classes = [", "def load_and_preprocess_image(",
+                          np=__import__("numpy"), photo_files=photo_files,
+                          Image=__import__("PIL.Image", fromlist=["Image"]),
+                          ImageFilter=__import__("PIL.ImageFilter", fromlist=["ImageFilter"]))
+    assert namespace["classes"] == fu.CLASSES
+    photos = photo_files.list_photos(ANALYSE_DIR / "images")
+    assert photos
+    for photo in photos:
+        from_cell = namespace["load_and_preprocess_image"](photo)
+        from_module = photo_preparation.load_and_preprocess_image(photo)
+        assert from_cell.shape == (1, 28, 28, 1)
+        assert (from_cell == from_module).all(), photo.name
+
+
+@pytest.mark.parametrize("name", ["classification.ipynb", "test_model.ipynb"])
+def test_committed_notebooks_carry_no_machine_path_and_no_stderr(name):
+    text = (ANALYSE_DIR / name).read_text(encoding="utf-8")
+    notebook = json.loads(text)
+    assert not [cell for cell in notebook["cells"] if "injected-parameters" in cell.get("metadata", {}).get("tags", [])]
+    assert not re.search(r"(/work/|/home/|/root/|/tmp/|[A-Z]:\\\\Users)", text), "chemin de machine"
+    stderr = [out for cell in notebook["cells"] for out in cell.get("outputs", [])
+              if out.get("output_type") == "stream" and out.get("name") == "stderr"]
+    assert stderr == []
+    assert not [out for cell in notebook["cells"] for out in cell.get("outputs", []) if out.get("output_type") == "error"]

@@ -1,13 +1,14 @@
-"""Entraînement pour les photos (fashion_utils) : les images de Fashion-MNIST transformées comme
-la préparation « premier_plan » transforme une photo. Images générées à la volée."""
+"""Tests de photo_training : Fashion-MNIST transformé comme une photo préparée, affinage sur photos."""
+import fashion_data
+import fashion_utils as fu
 import numpy as np
+import photo_preparation
+import photo_training
 import pytest
 import tensorflow as tf
 from scipy import ndimage as ndi
 
-import fashion_utils as fu
-
-CENTRE = (fu.IMAGE_SIZE - 1) / 2.0
+CENTRE = (fashion_data.IMAGE_SIZE - 1) / 2.0
 
 
 def rectangle_batch(n=1, top=2, bottom=10, left=3, right=20):
@@ -35,8 +36,8 @@ def bounding_box(image, level=0.0):
     return rows[0], rows[-1], cols[0], cols[-1]
 
 
-def test_like_photo_pipeline_frames_like_the_photo_pipeline():
-    image = fu.like_photo_pipeline(rectangle_batch())[0, :, :, 0]
+def test_photo_format_frames_like_the_photo_pipeline():
+    image = photo_training.photo_format(rectangle_batch())[0, :, :, 0]
     top, bottom, left, right = bounding_box(image)
     assert abs((right - left + 1) - 24) <= 1                       # plus grand côté : 24 pixels
     assert (bottom - top + 1) < (right - left + 1)                  # proportions gardées
@@ -47,12 +48,13 @@ def test_like_photo_pipeline_frames_like_the_photo_pipeline():
     assert inside.max() == pytest.approx(1.0) and inside.min() >= 0.2 - 1e-6   # étiré vers [0,2 ; 1]
 
 
-def test_like_photo_pipeline_matches_garment_to_28():
+def test_photo_format_matches_garment_to_28():
     """Les deux côtés (Fashion-MNIST à l'entraînement, photo à l'usage) donnent la même image."""
     batch = rectangle_batch(top=5, bottom=21, left=8, right=18)
-    mask = batch[0, :, :, 0] > fu.FOREGROUND_LEVEL
-    expected = fu.garment_to_28(fu.garment_intensity(255 * (1 - batch[0, :, :, 0]), mask), mask)
-    produced = fu.like_photo_pipeline(batch)[0, :, :, 0]
+    mask = batch[0, :, :, 0] > photo_training.FOREGROUND_LEVEL
+    intensity = photo_preparation.garment_intensity(255 * (1 - batch[0, :, :, 0]), mask)
+    expected = photo_preparation.garment_to_28(intensity, mask)
+    produced = photo_training.photo_format(batch)[0, :, :, 0]
     # center_by_mass place l'objet au pixel près, frame_like_photos au sous-pixel : ±1 pixel d'écart
     best = min(np.abs(np.roll(produced, (dy, dx), axis=(0, 1)) - expected).mean()
                for dy in (-1, 0, 1) for dx in (-1, 0, 1))
@@ -63,10 +65,10 @@ def test_stretch_batch_contrast_matches_stretch_contrast():
     rng = np.random.default_rng(0)
     images = rng.uniform(0.05, 0.7, (3, 28, 28, 1)).astype(np.float32)
     masks = (rng.uniform(size=(3, 28, 28, 1)) < 0.4).astype(np.float32)
-    out = fu.stretch_batch_contrast(tf.constant(images), tf.constant(masks)).numpy()
+    out = photo_training.stretch_batch_contrast(tf.constant(images), tf.constant(masks)).numpy()
     for i in range(3):
         inside = masks[i, :, :, 0] > 0.5
-        expected = fu.stretch_contrast(images[i, :, :, 0][inside], floor=0.2)
+        expected = photo_preparation.stretch_contrast(images[i, :, :, 0][inside], floor=0.2)
         np.testing.assert_allclose(out[i, :, :, 0][inside], expected, atol=1e-5)
         assert out[i, :, :, 0][~inside].max() == 0
 
@@ -75,14 +77,14 @@ def test_stretch_batch_contrast_uniform_garment_is_full_intensity():
     images = np.full((1, 28, 28, 1), 0.3, np.float32)
     masks = np.zeros_like(images)
     masks[0, 5:10, 5:10] = 1
-    out = fu.stretch_batch_contrast(tf.constant(images), tf.constant(masks)).numpy()[0, :, :, 0]
+    out = photo_training.stretch_batch_contrast(tf.constant(images), tf.constant(masks)).numpy()[0, :, :, 0]
     assert out[5:10, 5:10].min() == 1.0 and out.sum() == 25.0
 
 
 def test_shoe_pairs_makes_two_touching_copies():
     tf.random.set_seed(1)
     boots = np.repeat(boot_batch(), 16, axis=0)
-    pairs, masks = fu.shoe_pairs(tf.constant(boots), tf.constant((boots > 0).astype(np.float32)))
+    pairs, masks = photo_training.shoe_pairs(tf.constant(boots), tf.constant((boots > 0).astype(np.float32)))
     pairs = pairs.numpy()[..., 0]
     for pair in pairs:
         labels, count = ndi.label(pair > 0.05)
@@ -98,9 +100,11 @@ def test_photo_like_batch_pairs_only_shoes():
     labels = one_hot([0, 9])
     options = dict(rotation=0.0, flip=False, lighting=False, size_jitter=0.0, shift=0.0)
     tf.random.set_seed(3)
-    alone = fu.photo_like_batch(tf.constant(images), tf.constant(labels), pair_probability=0.0, **options).numpy()
+    alone = photo_training.photo_like_batch(tf.constant(images), tf.constant(labels),
+                                            pair_probability=0.0, **options).numpy()
     tf.random.set_seed(3)
-    paired = fu.photo_like_batch(tf.constant(images), tf.constant(labels), pair_probability=1.0, **options).numpy()
+    paired = photo_training.photo_like_batch(tf.constant(images), tf.constant(labels),
+                                             pair_probability=1.0, **options).numpy()
     np.testing.assert_allclose(paired[0], alone[0], atol=0.15)      # T-shirt : même cadrage, pas de paire
     assert np.abs(paired[1] - alone[1]).mean() > 0.05               # botte : image différente
 
@@ -108,7 +112,7 @@ def test_photo_like_batch_pairs_only_shoes():
 def test_photo_like_batch_output_format_and_background():
     tf.random.set_seed(0)
     images = np.concatenate([rectangle_batch(4), boot_batch()])
-    out = fu.photo_like_batch(tf.constant(images), tf.constant(one_hot([0, 1, 2, 3, 9]))).numpy()
+    out = photo_training.photo_like_batch(tf.constant(images), tf.constant(one_hot([0, 1, 2, 3, 9]))).numpy()
     assert out.shape == images.shape and out.dtype == np.float32
     assert out.min() >= 0.0 and out.max() <= 1.0
     for image in out[..., 0]:
@@ -120,9 +124,9 @@ def test_photo_like_batch_output_format_and_background():
 def test_turn_and_flip_mirrors_without_rotation():
     boot = boot_batch()
     tf.random.set_seed(0)
-    turned, _ = fu.turn_and_flip(tf.constant(np.repeat(boot, 32, axis=0)),
-                                 tf.constant(np.repeat((boot > 0).astype(np.float32), 32, axis=0)),
-                                 rotation=0.0)
+    turned, _ = photo_training.turn_and_flip(tf.constant(np.repeat(boot, 32, axis=0)),
+                                             tf.constant(np.repeat((boot > 0).astype(np.float32), 32, axis=0)),
+                                             rotation=0.0)
     turned = turned.numpy()[..., 0]
     same = [np.allclose(t, boot[0, :, :, 0], atol=1e-5) for t in turned]
     mirrored = [np.allclose(t, boot[0, :, ::-1, 0], atol=1e-5) for t in turned]
@@ -130,10 +134,10 @@ def test_turn_and_flip_mirrors_without_rotation():
     assert 4 < sum(mirrored) < 28                                   # environ une fois sur deux
 
 
-def test_photo_training_dataset_batches():
+def test_photo_like_batches_batches():
     images = np.concatenate([rectangle_batch(5), np.repeat(boot_batch(), 5, axis=0)])
     labels = one_hot([0] * 5 + [9] * 5)
-    batches = list(fu.photo_training_dataset(images, labels, batch_size=4))
+    batches = list(photo_training.photo_like_batches(images, labels, batch_size=4))
     assert [len(x) for x, _ in batches] == [4, 4, 2]
     assert sorted(np.concatenate([y.numpy().argmax(1) for _, y in batches])) == [0] * 5 + [9] * 5
 
@@ -150,11 +154,12 @@ def bars(n, vertical):
     return images
 
 
-def test_fine_tuning_dataset_halves_photos_and_fashion_mnist():
+def test_fine_tuning_batches_halves_photos_and_fashion_mnist():
     photos = np.concatenate([bars(6, True), bars(2, False)])
     photo_labels = one_hot([3] * 6 + [5] * 2)                        # classe 5 trois fois plus rare
     images, labels = rectangle_batch(10), one_hot([0] * 10)
-    x, y, weight = next(iter(fu.fine_tuning_dataset(photos, photo_labels, images, labels, batch_size=4)))
+    batches = photo_training.fine_tuning_batches(photos, photo_labels, images, labels, batch_size=4)
+    x, y, weight = next(iter(batches))
     assert x.shape == (8, 28, 28, 1) and y.shape == (8, 10)
     assert set(y.numpy()[:4].argmax(1)) <= {3, 5} and set(y.numpy()[4:].argmax(1)) == {0}
     photo_weight = {3: 8 / (2 * 6), 5: 8 / (2 * 2)}                   # chaque classe pèse autant
@@ -170,8 +175,9 @@ def test_fine_tuned_copy_learns_the_photos_and_leaves_the_model_alone():
     photos = np.concatenate([bars(12, True), bars(12, False)])
     classes = np.array([3] * 12 + [5] * 12)
     images, labels = np.concatenate([bars(12, True), bars(12, False)]), one_hot(classes)
-    tuned, history, seconds = fu.fine_tuned_copy(model, photos, one_hot(classes), images, labels,
-                                                 epochs=15, learning_rate=3e-3, batch_size=8, verbose=0)
+    tuned, history, seconds = photo_training.fine_tuned_copy(model, photos, one_hot(classes), images, labels,
+                                                             epochs=15, learning_rate=3e-3, batch_size=8,
+                                                             verbose=0)
     assert len(history.history["loss"]) == 15 and seconds > 0
     assert (tuned.predict(photos, verbose=0).argmax(1) == classes).mean() >= 0.9
     assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), before))   # l'original intact
@@ -179,14 +185,15 @@ def test_fine_tuned_copy_learns_the_photos_and_leaves_the_model_alone():
 
 
 def test_show_photo_like_examples_rows(monkeypatch):
-    monkeypatch.setattr(fu.plt, "show", lambda: None)
+    monkeypatch.setattr(photo_training.plt, "show", lambda: None)
     images = np.concatenate([rectangle_batch(10), boot_batch()])
     labels = np.arange(11) % 10
-    fig = fu.show_photo_like_examples(images, labels)
+    fig = photo_training.show_photo_like_examples(images, labels)
     assert len(fig.axes) == 2 * 10                                  # une colonne par classe
     photos = np.stack([np.full((28, 28), value) for value in (0.1, 0.2, 0.3, 0.4)])
     photo_classes = [7, 1, 7, 3]                                     # pas dans l'ordre des classes
-    fig = fu.show_photo_like_examples(images, one_hot(labels), photos=photos, photo_classes=photo_classes)
+    fig = photo_training.show_photo_like_examples(images, one_hot(labels), photos=photos,
+                                                  photo_classes=photo_classes)
     assert len(fig.axes) == 3 * 10
     assert [ax.get_title() for ax in fig.axes[:10]] == fu.NOMS_COURTS
     shown = {col: ax.get_images()[0].get_array().mean()

@@ -1,4 +1,4 @@
-"""Tests de la couche de données (IDX -> CSV -> DataFrame uint8)."""
+"""Tests de fashion_data : fichiers IDX -> CSV du labo -> DataFrame uint8, avec son cache."""
 import functools
 import gzip
 import hashlib
@@ -7,14 +7,13 @@ import os
 import threading
 from pathlib import Path
 
+import fashion_data
 import numpy as np
 import pytest
 
-import fashion_utils as fu
-
-REAL_IDX_DIR = Path(os.environ.get(fu.IDX_DIR_ENV_VAR) or
+REAL_IDX_DIR = Path(os.environ.get(fashion_data.IDX_DIR_ENV_VAR) or
                     Path(__file__).resolve().parents[2] / "shared/data/fashion-mnist")
-HEADER = ",".join(fu.CSV_COLUMNS)
+HEADER = ",".join(fashion_data.CSV_COLUMNS)
 
 
 # ------------------------------- outils ------------------------------------
@@ -23,7 +22,7 @@ def idx_bytes(array, magic=None, dims=None):
     """Octets IDX (non compressés) d'un tableau uint8."""
     array = np.asarray(array, dtype=np.uint8)
     if magic is None:
-        magic = fu.IDX_MAGIC_IMAGES if array.ndim == 3 else fu.IDX_MAGIC_LABELS
+        magic = fashion_data.IDX_MAGIC_IMAGES if array.ndim == 3 else fashion_data.IDX_MAGIC_LABELS
     dims = array.shape if dims is None else dims
     header = magic.to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in dims)
     return header + array.tobytes()
@@ -40,8 +39,10 @@ def small_idx_set(n=5, seed=0):
     images = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
     labels = rng.integers(0, 10, n, dtype=np.uint8)
     return {
-        fu.TRAIN_IMAGES_FILE: idx_bytes(images), fu.TRAIN_LABELS_FILE: idx_bytes(labels),
-        fu.TEST_IMAGES_FILE: idx_bytes(images[:3]), fu.TEST_LABELS_FILE: idx_bytes(labels[:3]),
+        fashion_data.TRAIN_IMAGES_FILE: idx_bytes(images),
+        fashion_data.TRAIN_LABELS_FILE: idx_bytes(labels),
+        fashion_data.TEST_IMAGES_FILE: idx_bytes(images[:3]),
+        fashion_data.TEST_LABELS_FILE: idx_bytes(labels[:3]),
     }
 
 
@@ -64,7 +65,7 @@ def write_small_csv(path, rows, header=HEADER):
 
 
 def valid_rows(n=3):
-    return [[i % 10] + [(i * 7 + j) % 256 for j in range(fu.N_PIXELS)] for i in range(n)]
+    return [[i % 10] + [(i * 7 + j) % 256 for j in range(fashion_data.N_PIXELS)] for i in range(n)]
 
 
 def leftovers(directory):
@@ -74,10 +75,10 @@ def leftovers(directory):
 
 @pytest.fixture
 def real_idx_dir():
-    missing = [n for n in fu.IDX_FILE_NAMES if not (REAL_IDX_DIR / n).is_file()]
+    missing = [n for n in fashion_data.IDX_FILE_NAMES if not (REAL_IDX_DIR / n).is_file()]
     if missing:
         pytest.skip(f"Fichiers IDX officiels absents de {REAL_IDX_DIR} ({', '.join(missing)}) ; "
-                    f"définir {fu.IDX_DIR_ENV_VAR} pour lancer ce test.")
+                    f"définir {fashion_data.IDX_DIR_ENV_VAR} pour lancer ce test.")
     return REAL_IDX_DIR
 
 
@@ -105,12 +106,12 @@ def http_dir(tmp_path, monkeypatch):
 # ------------------------------ vrais fichiers ------------------------------
 
 @pytest.mark.parametrize("images_name, labels_name, n", [
-    (fu.TEST_IMAGES_FILE, fu.TEST_LABELS_FILE, 10_000),
-    (fu.TRAIN_IMAGES_FILE, fu.TRAIN_LABELS_FILE, 60_000),
+    (fashion_data.TEST_IMAGES_FILE, fashion_data.TEST_LABELS_FILE, 10_000),
+    (fashion_data.TRAIN_IMAGES_FILE, fashion_data.TRAIN_LABELS_FILE, 60_000),
 ])
 def test_read_idx_real_files(real_idx_dir, images_name, labels_name, n):
-    images = fu.read_idx(real_idx_dir / images_name)
-    labels = fu.read_idx(real_idx_dir / labels_name)
+    images = fashion_data.read_idx(real_idx_dir / images_name)
+    labels = fashion_data.read_idx(real_idx_dir / labels_name)
     assert images.shape == (n, 28, 28) and labels.shape == (n,)
     assert images.dtype == np.uint8 and labels.dtype == np.uint8
     assert set(np.unique(labels)) == set(range(10))
@@ -120,22 +121,22 @@ def test_read_idx_real_files(real_idx_dir, images_name, labels_name, n):
 def test_ensure_csv_files_builds_test_csv_equal_to_idx(real_idx_dir, tmp_path, capsys):
     data_dir = tmp_path / "datas"
     data_dir.mkdir()
-    existing_train = data_dir / fu.TRAIN_CSV_NAME
+    existing_train = data_dir / fashion_data.TRAIN_CSV_NAME
     existing_train.write_text("ne pas toucher\n")
-    train_csv, test_csv = fu.ensure_csv_files(
-        data_dir, cache_dir=tmp_path / "cache", env={fu.IDX_DIR_ENV_VAR: str(real_idx_dir)},
+    train_csv, test_csv = fashion_data.ensure_csv_files(
+        data_dir, cache_dir=tmp_path / "cache", env={fashion_data.IDX_DIR_ENV_VAR: str(real_idx_dir)},
         debian_dir=tmp_path / "pas-de-debian", urls=())
-    assert (train_csv, test_csv) == (existing_train, data_dir / fu.TEST_CSV_NAME)
+    assert (train_csv, test_csv) == (existing_train, data_dir / fashion_data.TEST_CSV_NAME)
     assert existing_train.read_text() == "ne pas toucher\n"
-    assert fu.TEST_CSV_NAME in capsys.readouterr().out
+    assert fashion_data.TEST_CSV_NAME in capsys.readouterr().out
     with open(test_csv) as f:
         assert f.readline() == HEADER + "\n"
 
-    images = fu.read_idx(real_idx_dir / fu.TEST_IMAGES_FILE)
-    labels = fu.read_idx(real_idx_dir / fu.TEST_LABELS_FILE)
+    images = fashion_data.read_idx(real_idx_dir / fashion_data.TEST_IMAGES_FILE)
+    labels = fashion_data.read_idx(real_idx_dir / fashion_data.TEST_LABELS_FILE)
     for use_cache in (False, True):
-        df = fu.load_csv(test_csv, use_cache=use_cache)
-        assert list(df.columns) == list(fu.CSV_COLUMNS)
+        df = fashion_data.load_csv(test_csv, use_cache=use_cache)
+        assert list(df.columns) == list(fashion_data.CSV_COLUMNS)
         assert (df.dtypes == np.uint8).all()
         np.testing.assert_array_equal(np.array(df.iloc[:, 1:]), images.reshape(-1, 784))
         np.testing.assert_array_equal(df.iloc[:, 0].to_numpy(), labels)
@@ -143,13 +144,13 @@ def test_ensure_csv_files_builds_test_csv_equal_to_idx(real_idx_dir, tmp_path, c
 
 
 def test_load_lab_data_builds_both_csv_from_real_files(real_idx_dir, tmp_path):
-    train_df, test_df = fu.load_lab_data(
-        tmp_path, env={fu.IDX_DIR_ENV_VAR: str(real_idx_dir)}, debian_dir=tmp_path / "x", urls=())
+    train_df, test_df = fashion_data.load_lab_data(
+        tmp_path, env={fashion_data.IDX_DIR_ENV_VAR: str(real_idx_dir)}, debian_dir=tmp_path / "x", urls=())
     assert train_df.shape == (60_000, 785) and test_df.shape == (10_000, 785)
     # train_df vient du cache écrit à partir des IDX ; on relit le CSV lui-même sans cache.
-    parsed = fu.load_csv(tmp_path / fu.TRAIN_CSV_NAME, use_cache=False)
+    parsed = fashion_data.load_csv(tmp_path / fashion_data.TRAIN_CSV_NAME, use_cache=False)
     np.testing.assert_array_equal(parsed.to_numpy(), train_df.to_numpy())
-    labels = fu.read_idx(real_idx_dir / fu.TRAIN_LABELS_FILE)
+    labels = fashion_data.read_idx(real_idx_dir / fashion_data.TRAIN_LABELS_FILE)
     np.testing.assert_array_equal(parsed["label"].to_numpy(), labels)
     assert (parsed.dtypes == np.uint8).all()
 
@@ -159,95 +160,95 @@ def test_load_lab_data_builds_both_csv_from_real_files(real_idx_dir, tmp_path):
 def test_read_idx_roundtrip_small(tmp_path):
     images = np.arange(2 * 28 * 28, dtype=np.uint8).reshape(2, 28, 28)
     path = write_gz(tmp_path / "img.gz", idx_bytes(images))
-    np.testing.assert_array_equal(fu.read_idx(path), images)
+    np.testing.assert_array_equal(fashion_data.read_idx(path), images)
 
 
 def test_read_idx_truncated_gzip(tmp_path):
     full = gzip.compress(idx_bytes(np.zeros((3, 28, 28), np.uint8) + 7))
-    path = tmp_path / fu.TEST_IMAGES_FILE
+    path = tmp_path / fashion_data.TEST_IMAGES_FILE
     path.write_bytes(full[: len(full) // 2])
-    with pytest.raises(fu.DataError, match="tronquée ou corrompue") as info:
-        fu.read_idx(path)
-    assert fu.TEST_IMAGES_FILE in str(info.value) and "Supprimez" in str(info.value)
+    with pytest.raises(fashion_data.DataError, match="tronquée ou corrompue") as info:
+        fashion_data.read_idx(path)
+    assert fashion_data.TEST_IMAGES_FILE in str(info.value) and "Supprimez" in str(info.value)
 
 
 def test_read_idx_wrong_magic(tmp_path):
     path = write_gz(tmp_path / "x.gz", idx_bytes(np.zeros((2, 28, 28), np.uint8), magic=0x00000802))
-    with pytest.raises(fu.DataError, match="nombre magique IDX 0x00000802"):
-        fu.read_idx(path, expected_md5=None)
+    with pytest.raises(fashion_data.DataError, match="nombre magique IDX 0x00000802"):
+        fashion_data.read_idx(path, expected_md5=None)
 
 
 def test_read_idx_header_length_mismatch(tmp_path):
     payload = idx_bytes(np.zeros((4, 28, 28), np.uint8), dims=(5, 28, 28))
     path = write_gz(tmp_path / "x.gz", payload)
-    with pytest.raises(fu.DataError, match="taille incohérente"):
-        fu.read_idx(path, expected_md5=None)
+    with pytest.raises(fashion_data.DataError, match="taille incohérente"):
+        fashion_data.read_idx(path, expected_md5=None)
 
 
 def test_read_idx_bad_checksum(tmp_path):
     path = write_gz(tmp_path / "x.gz", idx_bytes(np.zeros(4, np.uint8)))
-    with pytest.raises(fu.DataError, match="MD5 incorrecte"):
-        fu.read_idx(path, expected_md5="0" * 32)
+    with pytest.raises(fashion_data.DataError, match="MD5 incorrecte"):
+        fashion_data.read_idx(path, expected_md5="0" * 32)
 
 
 def test_read_idx_md5_looked_up_by_file_name(tmp_path):
-    path = write_gz(tmp_path / fu.TEST_LABELS_FILE, idx_bytes(np.zeros(4, np.uint8)))
-    with pytest.raises(fu.DataError, match="MD5 incorrecte"):
-        fu.read_idx(path)
-    assert fu.read_idx(path, expected_md5=None).shape == (4,)
+    path = write_gz(tmp_path / fashion_data.TEST_LABELS_FILE, idx_bytes(np.zeros(4, np.uint8)))
+    with pytest.raises(fashion_data.DataError, match="MD5 incorrecte"):
+        fashion_data.read_idx(path)
+    assert fashion_data.read_idx(path, expected_md5=None).shape == (4,)
 
 
 def test_read_idx_missing_file(tmp_path):
-    with pytest.raises(fu.DataError, match="introuvable"):
-        fu.read_idx(tmp_path / "absent.gz")
+    with pytest.raises(fashion_data.DataError, match="introuvable"):
+        fashion_data.read_idx(tmp_path / "absent.gz")
 
 
 # ------------------------------ CSV abîmés ---------------------------------
 
 def test_load_csv_small_valid(tmp_path):
     rows = valid_rows()
-    df = fu.load_csv(write_small_csv(tmp_path / "ok.csv", rows))
+    df = fashion_data.load_csv(write_small_csv(tmp_path / "ok.csv", rows))
     assert (df.dtypes == np.uint8).all()
     np.testing.assert_array_equal(df.to_numpy(), np.array(rows))
 
 
 def test_load_csv_missing_file(tmp_path):
-    with pytest.raises(fu.DataError, match="introuvable"):
-        fu.load_csv(tmp_path / "absent.csv")
+    with pytest.raises(fashion_data.DataError, match="introuvable"):
+        fashion_data.load_csv(tmp_path / "absent.csv")
 
 
 def test_load_csv_empty_file(tmp_path):
     (tmp_path / "vide.csv").write_text("")
-    with pytest.raises(fu.DataError, match="vide.csv est vide"):
-        fu.load_csv(tmp_path / "vide.csv")
+    with pytest.raises(fashion_data.DataError, match="vide.csv est vide"):
+        fashion_data.load_csv(tmp_path / "vide.csv")
 
 
 def test_load_csv_header_only(tmp_path):
-    with pytest.raises(fu.DataError, match="aucune image"):
-        fu.load_csv(write_small_csv(tmp_path / "h.csv", []))
+    with pytest.raises(fashion_data.DataError, match="aucune image"):
+        fashion_data.load_csv(write_small_csv(tmp_path / "h.csv", []))
 
 
 def test_load_csv_missing_column(tmp_path):
-    header = ",".join(c for c in fu.CSV_COLUMNS if c != "pixel5")
+    header = ",".join(c for c in fashion_data.CSV_COLUMNS if c != "pixel5")
     rows = [row[:5] + row[6:] for row in valid_rows()]
     path = write_small_csv(tmp_path / "col.csv", rows, header=header)
-    with pytest.raises(fu.DataError, match=r"manquante\(s\) : pixel5\b") as info:
-        fu.load_csv(path)
+    with pytest.raises(fashion_data.DataError, match=r"manquante\(s\) : pixel5\b") as info:
+        fashion_data.load_csv(path)
     assert "col.csv" in str(info.value) and "supprimez" in str(info.value)
 
 
 def test_load_csv_row_with_missing_value(tmp_path):
     rows = valid_rows()
     rows[1] = rows[1][:-1]
-    with pytest.raises(fu.DataError, match="ligne 3 a 784 valeurs"):
-        fu.load_csv(write_small_csv(tmp_path / "short.csv", rows))
+    with pytest.raises(fashion_data.DataError, match="ligne 3 a 784 valeurs"):
+        fashion_data.load_csv(write_small_csv(tmp_path / "short.csv", rows))
 
 
 def test_load_csv_pixel_300(tmp_path):
     rows = valid_rows()
     rows[2][10] = 300
-    with pytest.raises(fu.DataError) as info:
-        fu.load_csv(write_small_csv(tmp_path / "big.csv", rows))
+    with pytest.raises(fashion_data.DataError) as info:
+        fashion_data.load_csv(write_small_csv(tmp_path / "big.csv", rows))
     message = str(info.value)
     assert "0..255" in message and "maximum trouvé : 300" in message
     assert "ligne 4, colonne pixel10" in message
@@ -256,31 +257,34 @@ def test_load_csv_pixel_300(tmp_path):
 def test_load_csv_negative_pixel(tmp_path):
     rows = valid_rows()
     rows[0][1] = -3
-    with pytest.raises(fu.DataError, match="minimum trouvé : -3"):
-        fu.load_csv(write_small_csv(tmp_path / "neg.csv", rows))
+    with pytest.raises(fashion_data.DataError, match="minimum trouvé : -3"):
+        fashion_data.load_csv(write_small_csv(tmp_path / "neg.csv", rows))
 
 
 def test_load_csv_empty_and_nan_cells(tmp_path):
     rows = valid_rows(4)
     rows[2][5] = ""
     rows[3][9] = "NaN"
-    with pytest.raises(fu.DataError, match=r"2 cellule\(s\) vide\(s\) ou NaN, la première à la ligne 4"):
-        fu.load_csv(write_small_csv(tmp_path / "nan.csv", rows))
+    with pytest.raises(fashion_data.DataError,
+                       match=r"2 cellule\(s\) vide\(s\) ou NaN, la première à la ligne 4"):
+        fashion_data.load_csv(write_small_csv(tmp_path / "nan.csv", rows))
 
 
 @pytest.mark.parametrize("bad", ["abc", "1.5", "99999999999"])
 def test_load_csv_non_integer(tmp_path, bad):
     rows = valid_rows()
     rows[1][3] = bad
-    with pytest.raises(fu.DataError, match=f"non entière ou trop grande '{bad}' à la ligne 3, colonne pixel3"):
-        fu.load_csv(write_small_csv(tmp_path / "txt.csv", rows))
+    with pytest.raises(fashion_data.DataError,
+                       match=f"non entière ou trop grande '{bad}' à la ligne 3, colonne pixel3"):
+        fashion_data.load_csv(write_small_csv(tmp_path / "txt.csv", rows))
 
 
 def test_load_csv_label_10(tmp_path):
     rows = valid_rows()
     rows[1][0] = 10
-    with pytest.raises(fu.DataError, match=r"étiquette\(s\) hors de l'intervalle 0..9.*ligne 3, colonne label"):
-        fu.load_csv(write_small_csv(tmp_path / "lab.csv", rows))
+    with pytest.raises(fashion_data.DataError,
+                       match=r"étiquette\(s\) hors de l'intervalle 0..9.*ligne 3, colonne label"):
+        fashion_data.load_csv(write_small_csv(tmp_path / "lab.csv", rows))
 
 
 # ---------------------------- écriture atomique -----------------------------
@@ -294,27 +298,28 @@ def test_write_csv_atomically_roundtrip(tmp_path):
     images = np.arange(3 * 784, dtype=np.int64).reshape(3, 28, 28) % 256
     labels = np.array([0, 9, 4])
     path = tmp_path / "out.csv"
-    fu.write_csv_atomically(images, labels, path)
+    fashion_data.write_csv_atomically(images, labels, path)
     assert path.read_text().splitlines()[0] == HEADER
-    df = fu.load_csv(path, use_cache=False)
+    df = fashion_data.load_csv(path, use_cache=False)
     np.testing.assert_array_equal(df.to_numpy()[:, 1:], images.reshape(3, -1))
     np.testing.assert_array_equal(df["label"].to_numpy(), labels)
 
 
 def test_write_csv_failure_leaves_nothing(tmp_path, monkeypatch):
-    monkeypatch.setattr(fu, "_write_csv_rows", failing_writer)
+    monkeypatch.setattr(fashion_data, "_write_csv_rows", failing_writer)
     with pytest.raises(RuntimeError, match="panne simulée"):
-        fu.write_csv_atomically(np.zeros((2, 28, 28), np.uint8), np.zeros(2, np.uint8), tmp_path / "a.csv")
+        fashion_data.write_csv_atomically(np.zeros((2, 28, 28), np.uint8), np.zeros(2, np.uint8),
+                                          tmp_path / "a.csv")
     assert list(tmp_path.iterdir()) == []
 
 
 def test_write_csv_failure_keeps_previous_csv(tmp_path, monkeypatch):
     path = tmp_path / "a.csv"
-    fu.write_csv_atomically(np.ones((2, 28, 28), np.uint8), np.ones(2, np.uint8), path)
+    fashion_data.write_csv_atomically(np.ones((2, 28, 28), np.uint8), np.ones(2, np.uint8), path)
     before = path.read_bytes()
-    monkeypatch.setattr(fu, "_write_csv_rows", failing_writer)
+    monkeypatch.setattr(fashion_data, "_write_csv_rows", failing_writer)
     with pytest.raises(RuntimeError):
-        fu.write_csv_atomically(np.zeros((2, 28, 28), np.uint8), np.zeros(2, np.uint8), path)
+        fashion_data.write_csv_atomically(np.zeros((2, 28, 28), np.uint8), np.zeros(2, np.uint8), path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["a.csv"]
 
@@ -324,28 +329,31 @@ def test_write_csv_failure_keeps_previous_csv(tmp_path, monkeypatch):
 def test_env_dir_wins_over_debian(tmp_path):
     env_dir = write_idx_set(tmp_path / "env")
     debian = write_idx_set(tmp_path / "debian")
-    found = fu.find_idx_dir(tmp_path / "cache", env={fu.IDX_DIR_ENV_VAR: str(env_dir)},
-                            debian_dir=debian, urls=())
+    found = fashion_data.find_idx_dir(tmp_path / "cache", env={fashion_data.IDX_DIR_ENV_VAR: str(env_dir)},
+                                      debian_dir=debian, urls=())
     assert found == env_dir
 
 
 def test_debian_dir_used_without_env(tmp_path):
     debian = write_idx_set(tmp_path / "debian")
-    assert fu.find_idx_dir(tmp_path / "cache", env={}, debian_dir=debian, urls=()) == debian
+    assert fashion_data.find_idx_dir(tmp_path / "cache", env={}, debian_dir=debian, urls=()) == debian
 
 
 def test_env_dir_empty_is_an_error(tmp_path):
     (tmp_path / "env").mkdir()
     debian = write_idx_set(tmp_path / "debian")
-    with pytest.raises(fu.DataError, match=f"{fu.IDX_DIR_ENV_VAR}=.*il manque.*{fu.TRAIN_IMAGES_FILE}"):
-        fu.find_idx_dir(tmp_path / "cache", env={fu.IDX_DIR_ENV_VAR: str(tmp_path / "env")},
-                        debian_dir=debian, urls=())
+    expected = f"{fashion_data.IDX_DIR_ENV_VAR}=.*il manque.*{fashion_data.TRAIN_IMAGES_FILE}"
+    with pytest.raises(fashion_data.DataError, match=expected):
+        fashion_data.find_idx_dir(tmp_path / "cache",
+                                  env={fashion_data.IDX_DIR_ENV_VAR: str(tmp_path / "env")},
+                                  debian_dir=debian, urls=())
 
 
 def test_env_dir_nonexistent_is_an_error(tmp_path):
-    with pytest.raises(fu.DataError, match="ne désigne pas un dossier existant"):
-        fu.find_idx_dir(tmp_path / "cache", env={fu.IDX_DIR_ENV_VAR: str(tmp_path / "nope")},
-                        debian_dir=tmp_path / "debian", urls=())
+    with pytest.raises(fashion_data.DataError, match="ne désigne pas un dossier existant"):
+        fashion_data.find_idx_dir(tmp_path / "cache",
+                                  env={fashion_data.IDX_DIR_ENV_VAR: str(tmp_path / "nope")},
+                                  debian_dir=tmp_path / "debian", urls=())
 
 
 def test_download_from_local_server(tmp_path, http_dir, capsys):
@@ -353,15 +361,15 @@ def test_download_from_local_server(tmp_path, http_dir, capsys):
     payloads = small_idx_set()
     write_idx_set(served, payloads)
     cache = tmp_path / "cache"
-    found = fu.find_idx_dir(cache, env={}, debian_dir=tmp_path / "debian",
-                            urls=(base_url + "absent/", base_url), md5s=md5s_of(payloads))
+    found = fashion_data.find_idx_dir(cache, env={}, debian_dir=tmp_path / "debian",
+                                      urls=(base_url + "absent/", base_url), md5s=md5s_of(payloads))
     assert found == cache
-    for name in fu.IDX_FILE_NAMES:
+    for name in fashion_data.IDX_FILE_NAMES:
         assert (cache / name).read_bytes() == (served / name).read_bytes()
     assert leftovers(cache) == []
     assert "Téléchargement" in capsys.readouterr().out
     # Dossier complet : plus aucun téléchargement nécessaire.
-    assert fu.find_idx_dir(cache, env={}, debian_dir=tmp_path / "debian", urls=()) == cache
+    assert fashion_data.find_idx_dir(cache, env={}, debian_dir=tmp_path / "debian", urls=()) == cache
 
 
 def test_download_with_wrong_checksum_is_refused(tmp_path, http_dir):
@@ -369,15 +377,15 @@ def test_download_with_wrong_checksum_is_refused(tmp_path, http_dir):
     payloads = small_idx_set()
     write_idx_set(served, payloads)
     md5s = md5s_of(payloads)
-    md5s[fu.TRAIN_IMAGES_FILE] = "0" * 32
+    md5s[fashion_data.TRAIN_IMAGES_FILE] = "0" * 32
     cache = tmp_path / "cache"
-    with pytest.raises(fu.DataError) as info:
-        fu.find_idx_dir(cache, env={}, debian_dir=tmp_path / "debian", urls=(base_url,), md5s=md5s)
+    with pytest.raises(fashion_data.DataError) as info:
+        fashion_data.find_idx_dir(cache, env={}, debian_dir=tmp_path / "debian", urls=(base_url,), md5s=md5s)
     message = str(info.value)
-    assert "MD5 incorrecte" in message and base_url + fu.TRAIN_IMAGES_FILE in message
-    assert fu.IDX_DIR_ENV_VAR in message and "apt-get install dataset-fashion-mnist" in message
+    assert "MD5 incorrecte" in message and base_url + fashion_data.TRAIN_IMAGES_FILE in message
+    assert fashion_data.IDX_DIR_ENV_VAR in message and "apt-get install dataset-fashion-mnist" in message
     assert "réseau" in message
-    assert not (cache / fu.TRAIN_IMAGES_FILE).exists()
+    assert not (cache / fashion_data.TRAIN_IMAGES_FILE).exists()
     assert leftovers(cache) == []
 
 
@@ -385,11 +393,11 @@ def test_ensure_csv_files_from_download(tmp_path, http_dir):
     served, base_url = http_dir
     payloads = small_idx_set()
     write_idx_set(served, payloads)
-    train_csv, test_csv = fu.ensure_csv_files(tmp_path / "datas", env={}, debian_dir=tmp_path / "d",
-                                              urls=(base_url,), md5s=md5s_of(payloads))
-    assert (tmp_path / "datas" / fu.TRAIN_IMAGES_FILE).is_file()  # cache_dir = data_dir par défaut
-    assert fu.load_csv(train_csv, use_cache=False).shape == (5, 785)
-    assert fu.load_csv(test_csv, use_cache=False).shape == (3, 785)
+    train_csv, test_csv = fashion_data.ensure_csv_files(tmp_path / "datas", env={}, debian_dir=tmp_path / "d",
+                                                        urls=(base_url,), md5s=md5s_of(payloads))
+    assert (tmp_path / "datas" / fashion_data.TRAIN_IMAGES_FILE).is_file()  # cache_dir = data_dir par défaut
+    assert fashion_data.load_csv(train_csv, use_cache=False).shape == (5, 785)
+    assert fashion_data.load_csv(test_csv, use_cache=False).shape == (3, 785)
 
 
 # ------------------------------- cache binaire ------------------------------
@@ -397,30 +405,30 @@ def test_ensure_csv_files_from_download(tmp_path, http_dir):
 def test_cache_is_used_then_invalidated_when_csv_changes(tmp_path, monkeypatch):
     rows = valid_rows()
     path = write_small_csv(tmp_path / "c.csv", rows)
-    first = fu.load_csv(path)
-    assert fu._cache_path(path).is_file()
+    first = fashion_data.load_csv(path)
+    assert fashion_data._cache_path(path).is_file()
 
     def no_parse(_path):
         raise AssertionError("le CSV a été relu alors que le cache était valable")
 
     with monkeypatch.context() as m:
-        m.setattr(fu, "_read_validated_matrix", no_parse)
-        np.testing.assert_array_equal(fu.load_csv(path).to_numpy(), first.to_numpy())
+        m.setattr(fashion_data, "_read_validated_matrix", no_parse)
+        np.testing.assert_array_equal(fashion_data.load_csv(path).to_numpy(), first.to_numpy())
 
     # Même taille, contenu et mtime différents : le cache doit être ignoré.
     old_mtime = path.stat().st_mtime_ns
     rows[0][0] = (rows[0][0] + 1) % 10
     write_small_csv(path, rows)
     os.utime(path, ns=(old_mtime + 10**9, old_mtime + 10**9))
-    assert fu.load_csv(path)["label"].iloc[0] == rows[0][0]
+    assert fashion_data.load_csv(path)["label"].iloc[0] == rows[0][0]
 
     # Taille différente.
     write_small_csv(path, valid_rows(5))
-    assert len(fu.load_csv(path)) == 5
+    assert len(fashion_data.load_csv(path)) == 5
 
 
 def test_corrupt_cache_is_ignored(tmp_path):
     path = write_small_csv(tmp_path / "c.csv", valid_rows())
-    fu.load_csv(path)
-    fu._cache_path(path).write_bytes(b"PK\x03\x04 pas un zip")
-    np.testing.assert_array_equal(fu.load_csv(path).to_numpy(), np.array(valid_rows()))
+    fashion_data.load_csv(path)
+    fashion_data._cache_path(path).write_bytes(b"PK\x03\x04 pas un zip")
+    np.testing.assert_array_equal(fashion_data.load_csv(path).to_numpy(), np.array(valid_rows()))

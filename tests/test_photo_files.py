@@ -1,34 +1,23 @@
-"""Tests de l'ouverture robuste des photos et du prétraitement du TP (images générées à la volée)."""
-
+"""Tests de photo_files : ouvrir n'importe quelle photo avec soin, lister, classer en dev / holdout."""
 import csv
 import struct
 import zlib
 from pathlib import Path
 
 import numpy as np
+import photo_files
 import pytest
-from PIL import Image, ImageDraw, ImageFilter
-
-import fashion_utils as fu
+from conftest import block_image
+from PIL import Image, ImageDraw
 
 IMAGES_DIR = Path(__file__).resolve().parents[1] / "analyse_image" / "images"
 
 
 # ---------------------------------------------------------------- outils de génération
 
-def block_image(size=(60, 40), box=None, fg=40, bg=255, mode="L"):
-    """Image unie bg avec un rectangle fg (par défaut au centre, la moitié de chaque côté)."""
-    width, height = size
-    if box is None:
-        box = (width // 4, height // 4, width - width // 4 - 1, height - height // 4 - 1)
-    image = Image.new(mode, size, bg)
-    ImageDraw.Draw(image).rectangle(box, fill=fg)
-    return image
-
-
 def gray(path, **kw):
     """open_photo -> tableau numpy uint8."""
-    image = fu.open_photo(path, **kw)
+    image = photo_files.open_photo(path, **kw)
     assert image.mode == "L"
     return np.asarray(image)
 
@@ -46,103 +35,6 @@ def file_info(path):
     """(mode, nombre d'images) du fichier tel que Pillow le lit, fichier refermé."""
     with Image.open(path) as image:
         return image.mode, getattr(image, "n_frames", 1)
-
-
-def center_of_mass(array2d):
-    rows, cols = np.indices(array2d.shape)
-    total = array2d.sum()
-    return (rows * array2d).sum() / total, (cols * array2d).sum() / total
-
-
-# ---------------------------------------------------------------- prétraitement du TP
-
-def test_output_shape_dtype_and_range(tmp_path):
-    path = tmp_path / "photo.jpg"
-    block_image((90, 120)).convert("RGB").save(path)
-    out = fu.load_and_preprocess_image(path)
-    assert out.shape == (1, 28, 28, 1)
-    assert out.dtype == np.float32
-    assert out.min() >= 0.0 and out.max() <= 1.0
-    assert out.max() > 0.5                                   # l'objet est bien là
-
-
-def test_other_target_and_content_sizes(tmp_path):
-    path = tmp_path / "photo.png"
-    block_image((90, 120)).save(path)
-    out = fu.load_and_preprocess_image(str(path), target_size=32, content_size=24)
-    assert out.shape == (1, 32, 32, 1)
-
-
-def test_polarity_and_centring(tmp_path):
-    path = tmp_path / "rect.png"
-    block_image((100, 60), box=(20, 10, 79, 49), fg=30).save(path)   # rectangle sombre centré
-    img = fu.load_and_preprocess_image(path)[0, :, :, 0]
-    assert img[14, 14] > 0.8                                 # objet sombre -> clair
-    assert img[8:20, 4:6].max() < 0.05                        # fond de la photo (bord gauche) -> noir
-    for border in (img[0, :], img[-1, :], img[:, 0], img[:, -1], img[:3, :].ravel()):
-        assert np.abs(border).max() < 0.02                   # fond blanc -> noir
-    row, col = center_of_mass(img)
-    assert abs(row - 13.5) <= 1.0 and abs(col - 13.5) <= 1.0
-
-
-@pytest.mark.parametrize("content_size", [20, 14])
-def test_content_size_is_longest_side(tmp_path, content_size):
-    path = tmp_path / "wide.png"
-    block_image((200, 100), box=(0, 25, 199, 74), fg=0).save(path)   # objet sur toute la largeur
-    img = fu.load_and_preprocess_image(path, content_size=content_size)[0, :, :, 0]
-    cols = np.flatnonzero(img.max(axis=0) > 0.5)
-    rows = np.flatnonzero(img.max(axis=1) > 0.5)
-    assert abs(len(cols) - content_size) <= 1
-    assert abs(len(rows) - content_size / 4) <= 1            # proportions gardées (50/200)
-
-
-def test_invalid_content_size_is_refused(tmp_path):
-    path = tmp_path / "photo.png"
-    block_image().save(path)
-    with pytest.raises(ValueError, match="content_size"):
-        fu.load_and_preprocess_image(path, content_size=40)
-
-
-def test_resize_with_aspect_ratio_sizes():
-    assert fu.resize_with_aspect_ratio(Image.new("L", (100, 50)), 20).size == (20, 10)
-    assert fu.resize_with_aspect_ratio(Image.new("L", (50, 100)), 20).size == (10, 20)
-    assert fu.resize_with_aspect_ratio(Image.new("L", (40, 40)), 20).size == (20, 20)
-    assert fu.resize_with_aspect_ratio(Image.new("L", (1, 1000)), 20).size == (1, 20)
-    assert fu.resize_with_aspect_ratio(Image.new("L", (1000, 1)), 20).size == (20, 1)
-    photo = block_image((90, 60), fg=30)                     # même calcul que le code du TP
-    expected = photo.resize((20, 13), Image.Resampling.LANCZOS).filter(ImageFilter.SHARPEN)
-    np.testing.assert_array_equal(np.asarray(fu.resize_with_aspect_ratio(photo, 20)),
-                                  np.asarray(expected))
-
-
-def test_create_centered_image_position():
-    canvas = fu.create_centered_image(Image.new("L", (10, 4), 0), 28)
-    assert canvas.mode == "L" and canvas.size == (28, 28)
-    arr = np.asarray(canvas)
-    ys, xs = np.nonzero(arr == 0)
-    assert (ys.min(), ys.max(), xs.min(), xs.max()) == (12, 15, 9, 18)
-    assert (arr[arr != 0] == 255).all()
-
-
-def test_normalize_pixels_inverts():
-    image = Image.fromarray(np.array([[0, 255], [51, 204]], dtype=np.uint8))
-    out = fu.normalize_pixels(image)
-    assert out.dtype == np.float32
-    np.testing.assert_allclose(out, [[1.0, 0.0], [0.8, 0.2]], atol=1e-6)
-
-
-@pytest.mark.parametrize("size", [(1, 1), (2, 2), (3, 40), (40, 3), (1, 300)])
-@pytest.mark.parametrize("value", [0, 255])
-def test_tiny_images_go_through(tmp_path, size, value):
-    path = tmp_path / "tiny.png"
-    Image.new("L", size, value).save(path)
-    out = fu.load_and_preprocess_image(path)
-    assert out.shape == (1, 28, 28, 1) and out.dtype == np.float32
-    assert np.isfinite(out).all() and out.min() >= 0.0 and out.max() <= 1.0
-    if value == 0:
-        assert out.max() > 0.9                              # le point noir est toujours visible
-    else:
-        assert out.max() < 0.02
 
 
 # ---------------------------------------------------------------- formats et modes particuliers
@@ -169,11 +61,9 @@ def test_rgba_transparent_background_becomes_white(tmp_path):
     arr = gray(path)
     assert arr[0, 0] == 255 and arr[-1, -1] == 255
     assert abs(int(arr[25, 25]) - 60) <= 2
-    img = fu.load_and_preprocess_image(path)[0, :, :, 0]               # photo collée en 4..23
-    photo_background = img[4:24, 4:24].copy()
-    photo_background[6:22, 6:22] = 0                                   # hors de l'objet
-    assert photo_background.max() < 0.05                               # fond -> noir après inversion
-    assert img[14, 14] > 0.6
+    rgb = np.asarray(photo_files.convert_to_rgb(photo_files.open_photo_upright(path)))
+    assert rgb.shape == (50, 50, 3)
+    assert rgb[0, 0].tolist() == [255, 255, 255] and rgb[25, 25].tolist() == [60, 60, 60]
 
 
 def test_half_transparent_pixels_blend_with_white(tmp_path):
@@ -216,7 +106,7 @@ def test_pa_mode_is_composited_on_white():
     pa = Image.new("PA", (4, 4), (1, 0))
     pa.putpalette([0, 0, 0, 100, 100, 100] + [0, 0, 0] * 254)
     pa.putpixel((2, 2), (1, 255))
-    arr = np.asarray(fu.convert_to_gray(pa))
+    arr = np.asarray(photo_files.convert_to_gray(pa))
     assert arr[0, 0] == 255 and arr[2, 2] == 100
 
 
@@ -245,12 +135,12 @@ def test_16bit_big_endian_and_32bit_modes():
     values = np.array([[0, 32896, 65535]])
     big = Image.fromarray(values.astype(">u2"))
     assert big.mode == "I;16B"
-    np.testing.assert_array_equal(np.asarray(fu.convert_to_gray(big))[0], [0, 128, 255])
+    np.testing.assert_array_equal(np.asarray(photo_files.convert_to_gray(big))[0], [0, 128, 255])
     as_i = Image.fromarray(values.astype(np.int32))
     assert as_i.mode == "I"
-    np.testing.assert_array_equal(np.asarray(fu.convert_to_gray(as_i))[0], [0, 128, 255])
+    np.testing.assert_array_equal(np.asarray(photo_files.convert_to_gray(as_i))[0], [0, 128, 255])
     small_i = Image.fromarray(np.array([[0, 100, 255]], dtype=np.int32))   # 8 bits rangés dans 'I'
-    np.testing.assert_array_equal(np.asarray(fu.convert_to_gray(small_i))[0], [0, 100, 255])
+    np.testing.assert_array_equal(np.asarray(photo_files.convert_to_gray(small_i))[0], [0, 100, 255])
 
 
 def test_float_tiff(tmp_path):
@@ -264,7 +154,7 @@ def test_float_tiff(tmp_path):
 
 def test_float_odd_range_and_nan():
     data = np.array([[-1.0, 0.0, 1.0, np.nan]], dtype=np.float32)      # plage inconnue : min..max
-    arr = np.asarray(fu.convert_to_gray(Image.fromarray(data)))
+    arr = np.asarray(photo_files.convert_to_gray(Image.fromarray(data)))
     np.testing.assert_array_equal(arr[0], [0, 128, 255, 255])
 
 
@@ -298,29 +188,29 @@ def test_animated_gif_uses_first_frame(tmp_path):
 
 def test_missing_file(tmp_path):
     path = tmp_path / "absente.jpg"
-    with pytest.raises(fu.PhotoError, match="introuvable") as info:
-        fu.open_photo(path)
+    with pytest.raises(photo_files.PhotoError, match="introuvable") as info:
+        photo_files.open_photo(path)
     assert "absente.jpg" in str(info.value)
 
 
 def test_directory_instead_of_photo(tmp_path):
-    with pytest.raises(fu.PhotoError, match="dossier"):
-        fu.open_photo(tmp_path)
+    with pytest.raises(photo_files.PhotoError, match="dossier"):
+        photo_files.open_photo(tmp_path)
 
 
 def test_empty_file(tmp_path):
     path = tmp_path / "vide.png"
     path.write_bytes(b"")
-    with pytest.raises(fu.PhotoError, match="vide") as info:
-        fu.open_photo(path)
+    with pytest.raises(photo_files.PhotoError, match="vide") as info:
+        photo_files.open_photo(path)
     assert "vide.png" in str(info.value)
 
 
 def test_text_file_named_jpg(tmp_path):
     path = tmp_path / "pas_une_photo.jpg"
     path.write_text("ceci n'est pas une image\n" * 20, encoding="utf-8")
-    with pytest.raises(fu.PhotoError, match="n'est pas une image") as info:
-        fu.open_photo(path)
+    with pytest.raises(photo_files.PhotoError, match="n'est pas une image") as info:
+        photo_files.open_photo(path)
     assert "pas_une_photo.jpg" in str(info.value)
     assert isinstance(info.value, ValueError)
 
@@ -333,8 +223,8 @@ def test_truncated_file(tmp_path, fmt):
     noise.save(path, format=fmt)
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(fu.PhotoError) as info:
-        fu.open_photo(path)
+    with pytest.raises(photo_files.PhotoError) as info:
+        photo_files.open_photo(path)
     message = str(info.value)
     assert path.name in message and ("tronquée" in message or "abîmée" in message)
 
@@ -342,28 +232,28 @@ def test_truncated_file(tmp_path, fmt):
 def test_bomb_refused_from_header_before_decoding(tmp_path):
     # 8000 x 8000 = 64 millions de pixels annoncés, aucune donnée : décoder échouerait autrement.
     path = png_header_only(tmp_path / "bombe.png", 8000, 8000)
-    with pytest.raises(fu.PhotoError, match="trop grande") as info:
-        fu.open_photo(path)
+    with pytest.raises(photo_files.PhotoError, match="trop grande") as info:
+        photo_files.open_photo(path)
     assert "bombe.png" in str(info.value)
 
 
 def test_huge_header_refused_even_without_limit(tmp_path):
     path = png_header_only(tmp_path / "enorme.png", 100_000, 100_000)   # Pillow refuse lui-même
-    with pytest.raises(fu.PhotoError, match="enorme.png"):
-        fu.open_photo(path, max_pixels=None)
+    with pytest.raises(photo_files.PhotoError, match="enorme.png"):
+        photo_files.open_photo(path, max_pixels=None)
 
 
 def test_max_pixels_limit_is_exact(tmp_path):
     path = tmp_path / "moyenne.png"
     Image.new("L", (100, 100), 255).save(path)
-    assert fu.open_photo(path, max_pixels=10_000).size == (100, 100)
-    with pytest.raises(fu.PhotoError, match="trop grande"):
-        fu.open_photo(path, max_pixels=9_999)
-    with pytest.raises(fu.PhotoError, match="trop grande"):
-        fu.load_and_preprocess_image(path, max_pixels=9_999)
+    assert photo_files.open_photo(path, max_pixels=10_000).size == (100, 100)
+    with pytest.raises(photo_files.PhotoError, match="trop grande"):
+        photo_files.open_photo(path, max_pixels=9_999)
+    with pytest.raises(photo_files.PhotoError, match="trop grande"):
+        photo_files.open_photo_upright(path, max_pixels=9_999)
 
 
-# ---------------------------------------------------------------- lots et dossiers
+# ---------------------------------------------------------------- dossiers de photos
 
 def test_list_photos_filters_and_sorts(tmp_path):
     names = ["b.png", "A.JPG", "c.jpeg", "d.WebP", "e.bmp", "f.gif", "g.tif", "h.TIFF"]
@@ -372,7 +262,7 @@ def test_list_photos_filters_and_sorts(tmp_path):
     for other in ["labels.csv", "CREDITS.md", "notes.txt", ".cachee.jpg", "._mac.png", "sans_ext"]:
         (tmp_path / other).write_bytes(b"x")
     (tmp_path / "dossier.jpg").mkdir()
-    found = fu.list_photos(tmp_path)
+    found = photo_files.list_photos(tmp_path)
     assert all(isinstance(p, Path) for p in found)
     assert [p.name for p in found] == ["A.JPG", "b.png", "c.jpeg", "d.WebP", "e.bmp", "f.gif",
                                        "g.tif", "h.TIFF"]
@@ -380,45 +270,13 @@ def test_list_photos_filters_and_sorts(tmp_path):
 
 def test_list_photos_missing_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match="introuvable"):
-        fu.list_photos(tmp_path / "nulle_part")
-
-
-def test_preprocess_photos_skips_broken_file(tmp_path):
-    good = []
-    for i, size in enumerate([(60, 40), (40, 60), (30, 30)]):
-        path = tmp_path / f"bonne_{i}.png"
-        block_image(size).save(path)
-        good.append(path)
-    broken = tmp_path / "cassee.jpg"
-    broken.write_text("pas une image", encoding="utf-8")
-    paths = [good[0], broken, str(good[1]), good[2]]
-    batch, ok_paths, errors = fu.preprocess_photos(paths)
-    assert batch.shape == (3, 28, 28, 1) and batch.dtype == np.float32
-    assert ok_paths == good
-    assert len(errors) == 1
-    bad_path, message = errors[0]
-    assert bad_path == broken and "cassee.jpg" in message
-    np.testing.assert_array_equal(batch[1], fu.load_and_preprocess_image(good[1])[0])
-
-
-def test_preprocess_photos_folder_and_options(tmp_path):
-    block_image().save(tmp_path / "une.png")
-    (tmp_path / "labels.csv").write_text("fichier,classe\n", encoding="utf-8")
-    batch, ok_paths, errors = fu.preprocess_photos(tmp_path, target_size=32, content_size=24)
-    assert batch.shape == (1, 32, 32, 1) and errors == []
-    assert [p.name for p in ok_paths] == ["une.png"]
-
-
-def test_preprocess_photos_empty_list():
-    batch, ok_paths, errors = fu.preprocess_photos([])
-    assert batch.shape == (0, 28, 28, 1) and batch.dtype == np.float32
-    assert ok_paths == [] and errors == []
+        photo_files.list_photos(tmp_path / "nulle_part")
 
 
 # ---------------------------------------------------------------- photos d'exemple livrées
 
 def test_example_photos_and_labels():
-    photos = fu.list_photos(IMAGES_DIR)
+    photos = photo_files.list_photos(IMAGES_DIR)
     assert len(photos) >= 9
     with open(IMAGES_DIR / "labels.csv", newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
@@ -429,20 +287,124 @@ def test_example_photos_and_labels():
     credits = (IMAGES_DIR / "CREDITS.md").read_text(encoding="utf-8")
     for row in rows:
         assert row["fichier"] in credits and row["source"] in credits
-    batch, ok_paths, errors = fu.preprocess_photos(photos)
-    assert errors == [] and batch.shape == (len(photos), 28, 28, 1)
+    assert photo_files.read_expected_labels(IMAGES_DIR) == ({r["fichier"]: int(r["classe"]) for r in rows}, [])
+    for photo in photos:
+        assert photo_files.open_photo(photo).size[0] > 28             # toutes lisibles
+
+
+def test_read_expected_labels(tmp_path):
+    assert photo_files.read_expected_labels(tmp_path) == ({}, [])    # pas de labels.csv : rien d'attendu
+    (tmp_path / "labels.csv").write_text("fichier,classe,source\nb.jpg,9,x\na.png,0,y\n", encoding="utf-8")
+    labels, problems = photo_files.read_expected_labels(tmp_path)
+    assert labels == {"a.png": 0, "b.jpg": 9} and problems == []
+    assert all(type(value) is int for value in labels.values())
+
+
+def test_read_expected_labels_as_excel_writes_them(tmp_path):
+    """Séparateur « ; », classes en toutes lettres, BOM, fins de ligne Windows, lignes vides."""
+    lines = ["fichier;classe", "pull_rouge.jpg;Pull", "", "botte.jpg; Bottes  de cheville ",
+             '"top.png";T-shirt/top']
+    (tmp_path / "labels.csv").write_bytes("\r\n".join(lines).encode("utf-8-sig"))
+    expected = {"pull_rouge.jpg": 2, "botte.jpg": 9, "top.png": 0}
+    assert photo_files.read_expected_labels(tmp_path) == (expected, [])
+    (tmp_path / "labels.csv").write_bytes("fichier;classe\nété.jpg;robe\n".encode("cp1252"))
+    assert photo_files.read_expected_labels(tmp_path) == ({"été.jpg": 3}, [])
+
+
+def test_read_expected_labels_reports_each_bad_line(tmp_path):
+    lines = ["fichier,classe", "ok.jpg,pantalon", ",3", "sans_classe.jpg", "chaussette.jpg,chaussettes",
+             "onze.jpg,10", "aussi_ok.jpg,8"]
+    (tmp_path / "labels.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    labels, problems = photo_files.read_expected_labels(tmp_path)
+    assert labels == {"ok.jpg": 1, "aussi_ok.jpg": 8}
+    assert len(problems) == 4
+    for problem, number in zip(problems, (3, 4, 5, 6)):
+        assert problem.startswith(f"labels.csv, ligne {number} : ")
+    assert "nom de fichier vide" in problems[0]
+    assert "pas de classe" in problems[1] and "sans_classe.jpg" in problems[1]
+    assert "« chaussettes » inconnue" in problems[2] and "chaussette.jpg" in problems[2]
+    assert "« 10 » inconnue" in problems[3]
+
+
+def test_class_label_accepts_digits_and_every_class_name():
+    import fashion_utils as fu
+    assert [photo_files.class_label(str(i)) for i in range(10)] == list(range(10))
+    assert photo_files.class_label(" 7 ") == 7
+    for label in range(10):
+        assert photo_files.class_label(fu.NOMS_COURTS[label]) == label
+        assert photo_files.class_label(fu.CLASSES[label].upper()) == label
+    for folder, label in photo_files.FOLDER_TO_LABEL.items():
+        assert photo_files.class_label(folder) == label
+    assert photo_files.class_label("Ankle   Boot") == 9                 # espaces en trop
+    for unknown in ("10", "-1", "chaussettes", "", "pull rouge"):
+        assert photo_files.class_label(unknown) is None, unknown
 
 
 def test_display_thumbnail_keeps_16bit_contrast_and_exif_orientation(tmp_path):
     ramp = np.tile((np.arange(256, dtype=np.uint32) * 257).astype(np.uint16), (8, 1))
     path = tmp_path / "16bits.png"
     Image.fromarray(ramp).save(path)
-    thumb = np.asarray(fu.thumbnail_for_display(path))
+    thumb = np.asarray(photo_files.thumbnail_for_display(path))
     assert thumb.ndim == 3 and thumb.shape[2] == 3
     assert thumb[..., 0].min() < 10 and thumb[..., 0].max() > 245
     wide = tmp_path / "large.jpg"
     exif = Image.Exif()
     exif[0x0112] = 6  # à tourner de 90° : la photo affichée est en hauteur
     Image.new("RGB", (600, 300), "white").save(wide, exif=exif)
-    width, height = fu.thumbnail_for_display(wide).size
+    width, height = photo_files.thumbnail_for_display(wide).size
     assert height > width and max(width, height) == 256
+
+
+# ---------------------------------------------------------------- photos rangées par classe : dev / holdout
+
+def test_split_is_a_stable_half_partition():
+    names = [f"photo_{i:03d}.jpg" for i in range(41)]
+    dev, holdout = photo_files.split_names(names, "dev"), photo_files.split_names(names, "holdout")
+    assert len(dev) == 21 and len(holdout) == 20
+    assert set(dev).isdisjoint(holdout) and set(dev) | set(holdout) == set(names)
+    assert photo_files.split_names(list(reversed(names)), "dev") == dev   # indépendant de l'ordre
+    assert sorted(photo_files.split_names(names, "all")) == names
+    # Partage figé : SHA-256 ne dépend ni de la machine ni de PYTHONHASHSEED.
+    six = [f"photo_{i:03d}.jpg" for i in range(6)]
+    assert photo_files.split_names(six, "dev") == ["photo_001.jpg", "photo_004.jpg", "photo_005.jpg"]
+    with pytest.raises(ValueError):
+        photo_files.split_names(names, "test")
+
+
+def test_split_key_is_sha256_of_the_name():
+    assert photo_files.split_key("a.jpg") == 5808250739824772026      # 8 premiers octets de sha256("a.jpg")
+
+
+def test_collect_photos_reads_class_folders_and_warns(tmp_path):
+    for folder, n in (("Trouser", 3), ("Ankle_boot", 2), ("Chaussettes", 1)):
+        (tmp_path / folder).mkdir()
+        for i in range(n):
+            Image.new("L", (8, 8), 200).save(tmp_path / folder / f"{i}.png")
+    Image.new("L", (8, 8), 200).save(tmp_path / "perdue.png")
+    entries, warnings = photo_files.collect_photos(tmp_path, "all")
+    assert sorted(label for _, label in entries) == [1, 1, 1, 9, 9]
+    assert any("Chaussettes" in w for w in warnings) and any("perdue.png" in w for w in warnings)
+    dev, _ = photo_files.collect_photos(tmp_path, "dev")
+    holdout, _ = photo_files.collect_photos(tmp_path, "holdout")
+    assert len(dev) == 3 and len(holdout) == 2        # 2 + 1 Trouser, 1 + 1 Ankle_boot
+    assert {p for p, _ in dev}.isdisjoint({p for p, _ in holdout})
+
+
+def test_photos_for_fine_tuning_keeps_dev_only_and_leaves_out_the_examples(tmp_path):
+    photos = tmp_path / "photos"
+    for folder, n in (("Trouser", 4), ("Coat", 3)):
+        (photos / folder).mkdir(parents=True)
+        for i in range(n):
+            Image.new("L", (8, 8), 10 * i + (100 if folder == "Coat" else 0)).save(photos / folder / f"{i}.png")
+    dev, _ = photo_files.collect_photos(photos, "dev")
+    holdout, _ = photo_files.collect_photos(photos, "holdout")
+    examples = tmp_path / "images"
+    examples.mkdir()
+    example = dev[0][0]                                    # même contenu, autre nom : écartée quand même
+    (examples / "exemple.png").write_bytes(example.read_bytes())
+    (examples / "autre.png").write_bytes(holdout[0][0].read_bytes())   # pas dans dev : rien à écarter
+    kept, n_left_out = photo_files.photos_for_fine_tuning(photos, "dev", keep_out_folder=examples)
+    assert n_left_out == 1
+    assert kept == [entry for entry in dev if entry[0] != example]
+    assert {p for p, _ in kept}.isdisjoint({p for p, _ in holdout})  # jamais une photo de holdout
+    assert photo_files.photos_for_fine_tuning(photos, "dev", keep_out_folder=tmp_path / "absent") == (dev, 0)

@@ -1,0 +1,64 @@
+"""Au-delà du labo : l'augmentation du labo faite par lots entiers (Keras 3 + tf.data).
+
+ImageDataGenerator transforme les images une par une, en Python. Ici, les mêmes transformations
+(rotation, décalages, cisaillement, zoom) sont tirées au hasard, composées en une seule
+transformation affine par image et appliquées à un lot entier par keras.ops.image.affine_transform,
+dans un pipeline tf.data qui prépare le lot suivant pendant l'apprentissage.
+"""
+import math
+
+import keras
+import tensorflow as tf
+
+from fashion_data import IMAGE_SIZE
+
+
+def affine_rows(a00, a01, a10, a11, input_x, input_y, output_x, output_y):
+    """Transformations (une par image) au format de keras.ops.image.affine_transform : la partie
+    linéaire [[a00, a01], [a10, a11]] (sortie -> entrée), le point de sortie (output_x, output_y)
+    venant du point d'entrée (input_x, input_y)."""
+    a02 = input_x - a00 * output_x - a01 * output_y
+    a12 = input_y - a10 * output_x - a11 * output_y
+    zeros = tf.zeros_like(a00)
+    return tf.stack([a00, a01, a02, a10, a11, a12, zeros, zeros], axis=1)
+
+
+def random_affine_transforms(n, rotation=8, shift=0.08, shear=0.3, zoom=0.08, size=IMAGE_SIZE):
+    """n transformations tirées comme par ImageDataGenerator (rotation et cisaillement en degrés,
+    décalages et zoom en fraction de l'image), au format de keras.ops.image.affine_transform.
+
+    Rotation, cisaillement, zoom et décalage sont composés en une seule transformation : chaque
+    image n'est interpolée qu'une fois (enchaîner quatre couches Keras la rendrait floue).
+    """
+
+    def uniform(limit):
+        return tf.random.uniform((n,), -limit, limit)
+
+    theta, sh = uniform(math.radians(rotation)), uniform(math.radians(shear))
+    zoom_x, zoom_y = 1.0 + uniform(zoom), 1.0 + uniform(zoom)
+    shift_x, shift_y = uniform(shift) * size, uniform(shift) * size
+    cos, sin = tf.cos(theta), tf.sin(theta)
+    # point de sortie -> point d'entrée : rotation @ cisaillement @ zoom, autour du centre de l'image
+    a00, a01 = cos * zoom_x, (-cos * tf.sin(sh) - sin * tf.cos(sh)) * zoom_y
+    a10, a11 = sin * zoom_x, (-sin * tf.sin(sh) + cos * tf.cos(sh)) * zoom_y
+    center = (size - 1) / 2
+    return affine_rows(a00, a01, a10, a11, center + shift_x, center + shift_y, center, center)
+
+
+def shuffled_batches(images, labels, transform_batch, batch_size=256, seed=13):
+    """tf.data.Dataset mélangé à chaque époque, en lots, chaque lot (x, y) passé par
+    transform_batch en parallèle, le lot suivant préparé pendant l'apprentissage."""
+    dataset = tf.data.Dataset.from_tensor_slices((images, labels))
+    dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.batch(batch_size).map(transform_batch, num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+def lab_augmented_batches(images, labels, batch_size=256, seed=13, **transform_ranges):
+    """tf.data.Dataset mélangé, en lots, augmenté à la volée sur des lots entiers par
+    keras.ops.image.affine_transform (les transformations de l'ImageDataGenerator du labo)."""
+
+    def augment(x, y):
+        transforms = random_affine_transforms(tf.shape(x)[0], **transform_ranges)
+        return keras.ops.image.affine_transform(x, transforms, fill_mode="nearest"), y
+
+    return shuffled_batches(images, labels, augment, batch_size=batch_size, seed=seed)

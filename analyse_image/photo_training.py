@@ -1,0 +1,264 @@
+"""Au-delà du labo : entraîner un modèle qui reconnaît de vraies photos, puis l'affiner sur quelques-unes.
+
+Les images de Fashion-MNIST sont transformées, par lots et à la volée (tf.data), pour ressembler
+à ce que la préparation « premier_plan » tire d'une photo : vêtement recadré, plus grand côté à
+24 pixels, centré sur son centre de masse, contraste étiré vers [0,2 ; 1], fond à 0. S'y ajoutent
+ce que les photos ont et que Fashion-MNIST n'a pas : vêtement tourné vers la droite ou la gauche,
+un peu penché, chaussures par paires, éclairage inégal, flou, bruit.
+"""
+import math
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers
+from matplotlib import pyplot as plt
+from sklearn.utils.class_weight import compute_sample_weight
+
+import fashion_utils as fu
+from fast_augmentation import affine_rows, shuffled_batches
+
+#: Les classes de chaussures (sandales, baskets, bottes de cheville), photographiées par paires.
+SHOE_CLASSES = (5, 7, 9)
+#: Au-dessus de ce niveau (sur 1), un pixel d'une image de Fashion-MNIST appartient au vêtement.
+FOREGROUND_LEVEL = 0.02
+
+
+def _warp_with_mask(images, masks, transforms):
+    """Applique la même transformation affine aux images et à leurs masques (une interpolation)."""
+    both = keras.ops.image.affine_transform(tf.concat([images, masks], axis=-1), transforms,
+                                            interpolation="bilinear", fill_mode="constant")
+    return both[..., :1], both[..., 1:]
+
+
+def _extent(lines):
+    """Nombre de pixels entre la première et la dernière ligne (ou colonne) occupée, par image."""
+    index = tf.range(tf.shape(lines)[1], dtype=tf.float32)
+    first = tf.reduce_min(tf.where(lines, index, 1e4), axis=1)
+    last = tf.reduce_max(tf.where(lines, index, -1e4), axis=1)
+    return tf.maximum(last - first + 1.0, 1.0)
+
+
+def stretch_batch_contrast(images, masks, floor=0.2, low_percentile=2.0, high_percentile=98.0):
+    """stretch_contrast sur un lot (n, 28, 28, 1) : dans chaque masque, percentile bas -> floor,
+    percentile haut -> 1 ; 0 hors du masque."""
+    n = tf.shape(images)[0]
+    flat, inside = tf.reshape(images, (n, -1)), tf.reshape(masks > 0.5, (n, -1))
+    count = tf.reduce_sum(tf.cast(inside, tf.float32), axis=1)
+    ordered = tf.sort(tf.where(inside, flat, 1e6), axis=1)       # les pixels du masque d'abord
+
+    def percentile(q):                                             # interpolation linéaire, comme numpy
+        position = q / 100.0 * tf.maximum(count - 1.0, 0.0)
+        below = tf.cast(tf.floor(position), tf.int32)
+        above = tf.minimum(below + 1, tf.cast(tf.maximum(count - 1.0, 0.0), tf.int32))
+        weight = position - tf.floor(position)
+        value = ((1 - weight) * tf.gather(ordered, below, batch_dims=1)
+                 + weight * tf.gather(ordered, above, batch_dims=1))
+        return tf.reshape(value, (-1, 1, 1, 1))
+
+    low, high = percentile(low_percentile), percentile(high_percentile)
+    spread = high - low
+    stretched = floor + (1.0 - floor) * tf.clip_by_value((images - low) / tf.maximum(spread, 1e-6), 0.0, 1.0)
+    stretched = tf.where(spread < 1e-6, tf.ones_like(images), stretched)
+    return tf.where(masks > 0.5, stretched, tf.zeros_like(images))
+
+
+def frame_like_photos(images, masks, content_size=24, size_jitter=0.0, shift=0.0):
+    """Recadre chaque vêtement comme garment_to_28 : plus grand côté du masque à content_size
+    pixels (± size_jitter, en fraction), centre de masse au centre (± shift pixels)."""
+    n, size = tf.shape(images)[0], images.shape[1]
+    inside = masks[..., 0] > 0.5
+    longest = tf.maximum(_extent(tf.reduce_any(inside, axis=2)), _extent(tf.reduce_any(inside, axis=1)))
+    weights = images[..., 0] * tf.cast(inside, tf.float32) + 1e-6
+    index = tf.range(size, dtype=tf.float32)
+    total = tf.reduce_sum(weights, axis=[1, 2])
+    centre_y = tf.reduce_sum(weights * index[None, :, None], axis=[1, 2]) / total
+    centre_x = tf.reduce_sum(weights * index[None, None, :], axis=[1, 2]) / total
+    scale = longest / (content_size * (1.0 + tf.random.uniform((n,), -size_jitter, size_jitter)))
+    centre = (size - 1) / 2.0
+    offset_x = centre + tf.random.uniform((n,), -shift, shift)
+    offset_y = centre + tf.random.uniform((n,), -shift, shift)
+    zeros = tf.zeros_like(scale)
+    return _warp_with_mask(images, masks, affine_rows(scale, zeros, zeros, scale,
+                                                       centre_x, centre_y, offset_x, offset_y))
+
+
+def turn_and_flip(images, masks, rotation=10.0, flip=True):
+    """Rotation aléatoire (± rotation degrés) et, une fois sur deux si flip, miroir horizontal :
+    sur une photo, une chaussure pointe à gauche ou à droite, un vêtement penche."""
+    n, size = tf.shape(images)[0], images.shape[1]
+    theta = tf.random.uniform((n,), -1.0, 1.0) * math.radians(rotation)
+    mirror = tf.where(tf.random.uniform((n,)) < 0.5, -1.0, 1.0) if flip else tf.ones((n,))
+    cos, sin = tf.cos(theta), tf.sin(theta)
+    a00, a01, a10, a11 = cos * mirror, -sin, sin * mirror, cos
+    centre = (size - 1) / 2.0
+    return _warp_with_mask(images, masks, affine_rows(a00, a01, a10, a11, centre, centre, centre, centre))
+
+
+def shoe_pairs(images, masks):
+    """Une paire faite de deux copies de chaque chaussure (la seconde souvent en miroir), côte à
+    côte et se touchant, à plat (vue de profil) ou debout (vue de dessus), comme sur une photo."""
+    n, size = tf.shape(images)[0], images.shape[1]
+
+    def uniform(low, high):
+        return tf.random.uniform((n,), low, high)
+
+    thickness = _extent(tf.reduce_any(masks[..., 0] > 0.5, axis=2))   # hauteur de la chaussure
+    base = tf.where(uniform(0.0, 1.0) < 0.5, 0.0, math.pi / 2) + uniform(-0.25, 0.25)
+    scale = 2.0                                                         # deux copies à moitié taille
+    gap = thickness / scale * uniform(0.55, 0.95)                       # entre les deux centres
+    along = uniform(-0.15, 0.15) * size / scale                         # l'une un peu devant l'autre
+    across_x, across_y = -tf.sin(base), tf.cos(base)
+    along_x, along_y = tf.cos(base), tf.sin(base)
+    second_mirror = tf.where(uniform(0.0, 1.0) < 0.7, -1.0, 1.0)
+    centre = (size - 1) / 2.0
+    copies = []
+    for side, mirror in ((-0.5, tf.ones((n,))), (0.5, second_mirror)):
+        theta = base + uniform(-0.15, 0.15)
+        cos, sin = tf.cos(theta), tf.sin(theta)
+        a00, a01, a10, a11 = cos * scale * mirror, sin * scale, -sin * scale * mirror, cos * scale
+        out_x = centre + side * (gap * across_x + along * along_x)
+        out_y = centre + side * (gap * across_y + along * along_y)
+        copies.append(_warp_with_mask(images, masks,
+                                      affine_rows(a00, a01, a10, a11, centre, centre, out_x, out_y)))
+    return tf.maximum(copies[0][0], copies[1][0]), tf.maximum(copies[0][1], copies[1][1])
+
+
+def photo_lighting(images):
+    """Conditions de prise de vue : gamma, éclairage en dégradé, plis (champ lisse), flou, bruit."""
+    n, size = tf.shape(images)[0], images.shape[1]
+
+    def per_image(low, high):
+        return tf.random.uniform((n, 1, 1, 1), low, high)
+
+    images = tf.pow(tf.maximum(images, 1e-4), tf.exp(per_image(-0.8, 0.8)))
+    ys, xs = tf.meshgrid(tf.linspace(-1.0, 1.0, size), tf.linspace(-1.0, 1.0, size), indexing="ij")
+    angle = per_image(0.0, 2 * math.pi)
+    ramp = tf.cos(angle) * xs[None, :, :, None] + tf.sin(angle) * ys[None, :, :, None]
+    images = images * (1.0 + per_image(0.0, 0.5) * ramp)
+    folds = tf.image.resize(tf.random.normal((n, 6, 6, 1)), (size, size), method="bicubic")
+    images = images * (1.0 + per_image(0.0, 0.35) * folds)
+    taps = tf.exp(-tf.range(-2.0, 3.0) ** 2 / 2.0)
+    kernel = tf.reshape(taps[:, None] * taps[None, :] / tf.reduce_sum(taps) ** 2, (5, 5, 1, 1))
+    blur = per_image(0.0, 1.0)
+    images = (1.0 - blur) * images + blur * tf.nn.conv2d(images, kernel, 1, "SAME")
+    return images + per_image(0.0, 0.06) * tf.random.normal(tf.shape(images))
+
+
+def photo_like_batch(images, labels, pair_probability=0.5, rotation=10.0, flip=True, lighting=True,
+                     size_jitter=0.08, shift=1.0):
+    """Un lot de Fashion-MNIST (n, 28, 28, 1) dans [0, 1], étiquettes one-hot -> le même lot tel
+    que la préparation « premier_plan » le produirait d'une photo (voir le début de la section)."""
+    masks = tf.cast(images > FOREGROUND_LEVEL, tf.float32)
+    turned, turned_masks = turn_and_flip(images, masks, rotation=rotation, flip=flip)
+    if pair_probability > 0:
+        classes = tf.argmax(labels, axis=1, output_type=tf.int32)
+        is_shoe = tf.reduce_any(tf.equal(classes[:, None], tf.constant(SHOE_CLASSES)[None, :]), axis=1)
+        paired = is_shoe & (tf.random.uniform(tf.shape(is_shoe)) < pair_probability)
+        pairs, pair_masks = shoe_pairs(images, masks)
+        turned = tf.where(paired[:, None, None, None], pairs, turned)
+        turned_masks = tf.where(paired[:, None, None, None], pair_masks, turned_masks)
+    framed, framed_masks = frame_like_photos(turned, turned_masks, size_jitter=size_jitter, shift=shift)
+    if lighting:
+        framed = photo_lighting(framed)
+    return stretch_batch_contrast(framed, framed_masks)
+
+
+def photo_format(images):
+    """Images de Fashion-MNIST mises, sans hasard, au format de « premier_plan » (pour évaluer)."""
+    images = tf.convert_to_tensor(images, dtype=tf.float32)
+    framed, masks = frame_like_photos(images, tf.cast(images > FOREGROUND_LEVEL, tf.float32))
+    return stretch_batch_contrast(framed, masks).numpy()
+
+
+def photo_like_batches(images, labels, batch_size=256, seed=13, **options):
+    """tf.data.Dataset mélangé, en lots, transformé à la volée par photo_like_batch (options)."""
+    def make_photo_like(x, y):
+        return photo_like_batch(x, y, **options), y
+
+    return shuffled_batches(images, labels, make_photo_like, batch_size=batch_size, seed=seed)
+
+
+def real_photo_variations(seed=13):
+    """Petites variations au hasard d'une vraie photo déjà préparée : miroir, décalage de 8 %,
+    zoom de 10 %, rotation de 10°, comme en prendrait une autre photo du même vêtement."""
+    return keras.Sequential([layers.RandomFlip("horizontal", seed=seed),
+                             layers.RandomTranslation(0.08, 0.08, fill_mode="constant", seed=seed),
+                             layers.RandomZoom(0.1, fill_mode="constant", seed=seed),
+                             layers.RandomRotation(0.03, fill_mode="constant", seed=seed)],
+                            name="variations_photos")
+
+
+def fine_tuning_batches(photos, photo_labels, images, labels, batch_size=32, seed=13):
+    """Lots sans fin pour affiner un modèle : batch_size vraies photos préparées (variées au hasard,
+    pondérées pour que chaque classe compte autant) suivies de batch_size images de Fashion-MNIST
+    transformées comme des photos (photo_like_batch), pour apprendre les photos sans oublier
+    Fashion-MNIST. Étiquettes en one-hot ; chaque lot est (x, y, poids)."""
+    photo_weights = compute_sample_weight("balanced", np.argmax(photo_labels, axis=1)).astype(np.float32)
+    vary = real_photo_variations(seed)
+
+    def vary_photos(x, y, weight):
+        return vary(x, training=True), y, weight
+
+    def make_photo_like(x, y):
+        return photo_like_batch(x, y), y, tf.ones(tf.shape(y)[0])
+
+    def join(real, fashion):
+        return tuple(tf.concat([a, b], axis=0) for a, b in zip(real, fashion))
+
+    real = (tf.data.Dataset.from_tensor_slices((np.asarray(photos, np.float32), np.asarray(photo_labels, np.float32),
+                                                photo_weights))
+            .repeat().shuffle(len(photos), seed=seed).batch(batch_size).map(vary_photos))
+    fashion = (tf.data.Dataset.from_tensor_slices((np.asarray(images, np.float32), np.asarray(labels, np.float32)))
+               .repeat().shuffle(min(len(images), 20_000), seed=seed).batch(batch_size).map(make_photo_like))
+    return tf.data.Dataset.zip(real, fashion).map(join).prefetch(tf.data.AUTOTUNE)
+
+
+def fine_tuned_copy(model, photos, photo_labels, images, labels, epochs=20, learning_rate=3e-4,
+                    batch_size=32, seed=13, **fit_options):
+    """Une copie de model (déjà entraîné) affinée sur de vraies photos avec fine_tuning_batches ;
+    model lui-même ne change pas. Une époque montre chaque photo environ 4 fois, avec un pas
+    d'apprentissage plus petit qu'au départ. Renvoie (copie, historique, secondes)."""
+    if len(photos) == 0:
+        raise ValueError("Aucune vraie photo pour l'affinage : il en faut au moins une par classe à apprendre.")
+    keras.utils.set_random_seed(seed)
+    tuned = keras.models.clone_model(model)
+    tuned.set_weights(model.get_weights())
+    fu.compile_model(tuned, learning_rate)
+    steps = math.ceil(4 * len(photos) / batch_size)
+    dataset = fine_tuning_batches(photos, photo_labels, images, labels, batch_size=batch_size, seed=seed)
+    start = time.perf_counter()
+    history = tuned.fit(dataset, epochs=epochs, steps_per_epoch=steps, **fit_options)
+    seconds = time.perf_counter() - start
+    return tuned, history, seconds
+
+
+def show_photo_like_examples(images, labels, photos=None, photo_classes=None, per_class=1, seed=13):
+    """Une colonne par classe, trois rangées : une image de Fashion-MNIST, la même transformée par
+    photo_like_batch, et une vraie photo de cette classe passée par la préparation « premier_plan »
+    (photos : tableau (n, 28, 28) ; photo_classes : leurs classes ; case vide sans photo)."""
+    labels = np.asarray(labels)
+    classes = labels.argmax(axis=1) if labels.ndim == 2 else labels
+    picked = np.concatenate([np.flatnonzero(classes == c)[:per_class] for c in range(fu.N_CLASSES)])
+    tf.random.set_seed(seed)
+    one_hot = np.eye(fu.N_CLASSES, dtype=np.float32)[classes[picked]]
+    transformed = photo_like_batch(tf.constant(images[picked], dtype=tf.float32), tf.constant(one_hot)).numpy()
+    rows = [("Fashion-MNIST", list(images[picked])), ("transformées comme des photos", list(transformed))]
+    if photos is not None and len(photos):
+        first_photo = {}                                           # classe -> sa première photo
+        for photo_class, photo in zip(photo_classes, photos):
+            first_photo.setdefault(photo_class, photo)
+        rows.append(("vraies photos (premier_plan)", [first_photo.get(classes[i]) for i in picked]))
+    fig, axes = plt.subplots(len(rows), len(picked), figsize=(len(picked) * 1.1, len(rows) * 1.35), squeeze=False)
+    for row, (title, row_images) in enumerate(rows):
+        for col, ax in enumerate(axes[row]):
+            ax.axis("off")
+            if row_images[col] is not None:
+                ax.imshow(np.asarray(row_images[col]).reshape(fu.IMAGE_SIZE, fu.IMAGE_SIZE), cmap="gray", vmin=0, vmax=1)
+            if row == 0:
+                ax.set_title(fu.NOMS_COURTS[classes[picked[col]]], fontsize=7)
+        axes[row, 0].text(-0.1, 0.5, title, transform=axes[row, 0].transAxes, ha="right", va="center", fontsize=8)
+    fig.tight_layout()
+    plt.show()
+    return fig

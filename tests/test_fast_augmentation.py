@@ -1,0 +1,70 @@
+"""Tests de l'augmentation du labo faite par lots entiers (tf.data + keras.ops.image.affine_transform)."""
+import fast_augmentation as fa
+import numpy as np
+import pytest
+import tensorflow as tf
+
+
+def test_lab_augmented_batches_transforms_images_in_range(tiny_data):
+    images, labels = tiny_data
+    batches = list(fa.lab_augmented_batches(images, labels, batch_size=32, seed=3))
+    assert [b[0].shape[0] for b in batches] == [32, 32]
+    augmented = np.concatenate([np.asarray(b[0]) for b in batches])
+    assert augmented.shape == images.shape
+    assert augmented.min() >= 0.0 and augmented.max() <= 1.0 + 1e-6
+    # mélangé et transformé : aucune image de sortie n'est identique à une image d'entrée
+    flat_in = images.reshape(len(images), -1)
+    for out in augmented.reshape(len(augmented), -1)[:8]:
+        assert np.abs(flat_in - out).max(axis=1).min() > 1e-3
+
+
+def test_lab_augmented_batches_with_zero_ranges_is_a_shuffle(tiny_data):
+    images, labels = tiny_data
+    dataset = fa.lab_augmented_batches(images, labels, batch_size=64, rotation=0, shift=0, shear=0, zoom=0)
+    (batch, batch_labels), = list(dataset)
+    batch, batch_labels = np.asarray(batch), np.asarray(batch_labels)
+    assert not np.array_equal(batch, images)                   # l'ordre est mélangé…
+    order = np.argsort(batch_labels.argmax(1) * 1000 + batch.sum(axis=(1, 2, 3)))
+    expected = np.argsort(labels.argmax(1) * 1000 + images.sum(axis=(1, 2, 3)))
+    np.testing.assert_allclose(batch[order], images[expected], atol=1e-5)   # … mais chaque image est intacte
+    np.testing.assert_array_equal(batch_labels[order], labels[expected])
+
+
+def test_lab_augmented_shifts_stay_within_the_lab_range():
+    square = np.zeros((200, 28, 28, 1), np.float32)
+    square[:, 10:18, 10:18] = 1.0
+    labels = np.zeros((200, 10), np.float32)
+    batches = fa.lab_augmented_batches(square, labels, batch_size=100, rotation=0, shear=0, zoom=0)
+    out = np.concatenate([np.asarray(b[0])[..., 0] for b in batches])
+    centres = (out.sum(axis=1) * np.arange(28)).sum(axis=1) / out.sum(axis=(1, 2))
+    shifts = centres - 13.5
+    assert np.abs(shifts).max() <= 0.08 * 28 + 0.05      # ±2,24 pixels au plus
+    assert shifts.min() < -1.5 and shifts.max() > 1.5     # et les décalages sont bien tirés
+
+
+def test_random_affine_transforms_without_ranges_are_the_identity():
+    transforms = fa.random_affine_transforms(3, rotation=0, shift=0, shear=0, zoom=0).numpy()
+    np.testing.assert_allclose(transforms, np.tile([1, 0, 0, 0, 1, 0, 0, 0], (3, 1)), atol=1e-6)
+
+
+def test_affine_rows_maps_the_output_point_to_the_input_point():
+    one = tf.constant([1.0])
+    rows = fa.affine_rows(one * 2, one * 0, one * 0, one * 3, input_x=one * 5, input_y=one * 7,
+                          output_x=one * 1, output_y=one * 2).numpy()
+    a00, a01, a02, a10, a11, a12, c0, c1 = rows[0]
+    assert (c0, c1) == (0, 0)
+    assert a00 * 1 + a01 * 2 + a02 == pytest.approx(5)
+    assert a10 * 1 + a11 * 2 + a12 == pytest.approx(7)
+    assert (a00, a01, a10, a11) == (2, 0, 0, 3)
+
+
+def test_shuffled_batches_applies_the_transform_to_every_batch():
+    images = np.arange(10, dtype=np.float32).reshape(10, 1)
+    labels = np.arange(10)
+    dataset = fa.shuffled_batches(images, labels, lambda x, y: (x * 10, y), batch_size=4, seed=1)
+    batches = [(np.asarray(x), np.asarray(y)) for x, y in dataset]
+    assert [len(y) for _, y in batches] == [4, 4, 2]
+    xs = np.concatenate([x for x, _ in batches])[:, 0]
+    ys = np.concatenate([y for _, y in batches])
+    np.testing.assert_array_equal(xs, ys * 10)               # images et labels restent ensemble
+    assert sorted(ys.tolist()) == list(range(10)) and ys.tolist() != list(range(10))
