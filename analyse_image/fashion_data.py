@@ -14,7 +14,6 @@ import gzip
 import hashlib
 import http.client
 import os
-import shutil
 import urllib.request
 import zipfile
 import zlib
@@ -26,6 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+from tqdm.auto import tqdm
 
 from safe_files import write_atomically
 
@@ -48,7 +48,7 @@ IDX_BASE_URLS = (
 )
 DEBIAN_IDX_DIR = Path("/usr/share/datasets/fashion-mnist")
 IDX_DIR_ENV_VAR = "FASHION_MNIST_DIR"
-DOWNLOAD_TIMEOUT_S = 60
+DOWNLOAD_TIMEOUT_S = 20      # sans réponse au bout de 20 s, on passe à l'adresse suivante
 
 IDX_MAGIC_IMAGES = 0x00000803
 IDX_MAGIC_LABELS = 0x00000801
@@ -60,7 +60,7 @@ IMAGE_SIZE = 28
 N_PIXELS = IMAGE_SIZE * IMAGE_SIZE
 N_CLASSES = 10
 CSV_COLUMNS = ("label",) + tuple(f"pixel{i}" for i in range(1, N_PIXELS + 1))
-_CACHE_FORMAT_VERSION = 1
+_CACHE_FORMAT_VERSION = 2
 
 # partie -> (images IDX, étiquettes IDX, CSV)
 _SPLIT_FILES = {
@@ -181,10 +181,14 @@ def _idx_dir_from_env(env):
 
 
 def _download_idx_file(url, target, expected_md5):
-    """Télécharge url vers target (temporaire, vérifié, puis renommé)."""
+    """Télécharge url vers target (temporaire, vérifié, puis renommé), avec une barre de progression."""
     def fetch(file):
         with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response:
-            shutil.copyfileobj(response, file, 1 << 20)
+            size = int(response.headers.get("Content-Length") or 0) or None
+            with tqdm(total=size, unit="o", unit_scale=True, desc=Path(target).name, leave=False) as bar:
+                for block in iter(lambda: response.read(1 << 18), b""):
+                    file.write(block)
+                    bar.update(len(block))
 
     write_atomically(target, fetch, verify=lambda tmp: read_idx(tmp, expected_md5=expected_md5))
 
@@ -200,6 +204,7 @@ def _download_from_any_url(name, cache_dir, urls, md5s):
             return []
         except (OSError, ValueError, http.client.HTTPException) as err:
             failures.append(f"{url} : {err}")
+            print(f"  échec ({err}) : adresse suivante.")
     return failures
 
 
@@ -299,13 +304,23 @@ def _build_csv_from_idx(idx_dir, split, csv_path, md5s=IDX_MD5):
 def ensure_csv_files(data_dir, cache_dir=None, **find_kwargs):
     """Garantit la présence des deux CSV dans data_dir (construits depuis les IDX si absents)."""
     data_dir = Path(data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise DataError(f"Impossible de créer le dossier des données {data_dir} ({error.strerror or error}). "
+                        "Choisissez un autre DOSSIER_DONNEES, dans un dossier où vous pouvez écrire.") from None
     csv_paths = {split: data_dir / files[2] for split, files in _SPLIT_FILES.items()}
     missing = [split for split, path in csv_paths.items() if not path.exists()]
     if missing:
         idx_dir = find_idx_dir(cache_dir if cache_dir is not None else data_dir, **find_kwargs)
         for split in missing:
-            _build_csv_from_idx(idx_dir, split, csv_paths[split], find_kwargs.get("md5s", IDX_MD5))
+            try:
+                _build_csv_from_idx(idx_dir, split, csv_paths[split], find_kwargs.get("md5s", IDX_MD5))
+            except OSError as error:
+                raise DataError(
+                    f"Impossible d'écrire {csv_paths[split]} ({error.strerror or error}). Vérifiez que le "
+                    f"dossier {data_dir} est accessible en écriture et qu'il reste de la place sur le disque "
+                    f"(les deux CSV font environ 160 Mo), ou choisissez un autre DOSSIER_DONNEES.") from None
     return csv_paths["train"], csv_paths["test"]
 
 
@@ -318,9 +333,12 @@ def _cache_path(csv_path):
 
 
 def _csv_signature(csv_path):
-    """Taille et mtime_ns du CSV : le cache n'est valable que pour cette signature."""
-    stat = Path(csv_path).stat()
-    return np.array([_CACHE_FORMAT_VERSION, stat.st_size, stat.st_mtime_ns], dtype=np.int64)
+    """Version du cache, taille et empreinte BLAKE2b du contenu du CSV : le cache n'est valable que
+    pour ce contenu exact (une copie qui garde la taille et la date de modification ne le trompe pas)."""
+    with open(csv_path, "rb") as file:
+        digest = hashlib.file_digest(file, "blake2b").digest()
+    head = np.array([_CACHE_FORMAT_VERSION, Path(csv_path).stat().st_size], dtype=np.int64)
+    return np.concatenate([head, np.frombuffer(digest, dtype=np.int64)])
 
 
 def _read_cache(csv_path, signature):

@@ -26,6 +26,12 @@ PHOTO_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", 
 # Au-delà, la photo est refusée avant décodage (protection contre les « bombes de décompression »).
 DEFAULT_MAX_PIXELS = 40_000_000
 
+# En deçà (plus petit côté, en pixels) ou au-delà (rapport des côtés), ce n'est pas une photo de vêtement.
+MIN_SIDE = 8
+MAX_ASPECT_RATIO = 50
+# En deçà de cet écart entre ses gris le plus clair et le plus sombre (sur 255), une photo est unie.
+UNIFORM_CONTRAST = 8
+
 # Modes avec canal alpha : composés sur fond blanc avant le passage en gris.
 _ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "PA"})
 # Modes dont la transparence peut venir d'une couleur transparente (info["transparency"]).
@@ -174,6 +180,33 @@ def open_photo_upright(image_path, max_pixels=DEFAULT_MAX_PIXELS):
         ) from exc
 
 
+def check_photo_usable(image_path):
+    """Refuse (PhotoError) une photo où l'on ne peut pas reconnaître de vêtement : trop petite, trop
+    allongée, ou unie (toute blanche, toute noire). Une photo illisible passe : open_photo dira pourquoi."""
+    path = Path(image_path)
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+            if min(width, height) >= MIN_SIDE and max(width, height) <= MAX_ASPECT_RATIO * min(width, height):
+                image.draft("L", (64, 64))                 # JPEG : décodage réduit, rapide
+                small = convert_to_gray(image.copy())
+                small.thumbnail((64, 64))
+                contrast = int(np.ptp(np.asarray(small)))
+            else:
+                contrast = None
+    except Exception:
+        return
+    if contrast is None:
+        raise PhotoError(
+            f"La photo « {path.name} » mesure {_fmt_int(width)} x {_fmt_int(height)} pixels : trop petite ou "
+            f"trop allongée pour qu'on y reconnaisse un vêtement (au moins {MIN_SIDE} pixels de côté, et un "
+            f"côté au plus {MAX_ASPECT_RATIO} fois plus long que l'autre). Choisissez une autre photo, ou "
+            "recadrez-la autour du vêtement.")
+    if contrast < UNIFORM_CONTRAST:
+        raise PhotoError(f"Aucun vêtement trouvé sur « {path.name} » : la photo est unie (toute blanche, toute "
+                         "noire ou sans contraste). Choisissez une photo où le vêtement se détache du fond.")
+
+
 def thumbnail_for_display(image_path, size=256):
     """La photo en couleur, redressée selon son EXIF et réduite, pour l'afficher."""
     image = convert_to_rgb(open_photo_upright(image_path))
@@ -244,6 +277,36 @@ def read_expected_labels(folder):
     return labels, problems
 
 
+def readable_name(path):
+    """Le nom d'un fichier, lisible même s'il n'est pas en UTF-8 (archive zip faite sous Windows) :
+    les octets inconnus deviennent « \ufffd »."""
+    return Path(path).name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+#: Fichiers qui accompagnent les photos d'un dossier et qu'il est normal de ne pas classer.
+COMPANION_FILES = frozenset({"labels.csv", "CREDITS.md", "README.md"})
+
+
+def unused_files(folder):
+    """Les fichiers et dossiers de folder que list_photos ne retient pas, chacun avec la raison, en
+    français : [(nom, raison)]. Les fichiers cachés et ceux de COMPANION_FILES ne sont pas cités."""
+    unused = []
+    for entry in sorted(Path(folder).iterdir(), key=lambda p: p.name):
+        name, suffix = readable_name(entry), entry.suffix.lower()
+        if entry.name.startswith(".") or entry.name in COMPANION_FILES:
+            continue
+        if entry.is_dir():
+            unused.append((name, "c'est un dossier : les photos doivent être directement dans le dossier"))
+        elif suffix in (".heic", ".heif") and not HEIF_SUPPORTED:
+            unused.append((name, "photo HEIC d'iPhone : installez pillow-heif (pip install pillow-heif) ou "
+                                 "exportez-la en JPEG"))
+        elif suffix not in PHOTO_EXTENSIONS:
+            shown = f"extension « {suffix} »" if suffix else "pas d'extension"
+            unused.append((name, f"pas une photo ({shown}) : formats acceptés "
+                                 f"{', '.join(sorted(ext.lstrip('.') for ext in PHOTO_EXTENSIONS))}"))
+    return unused
+
+
 def list_photos(folder):
     """Liste triée (Path) des photos d'un dossier, repérées par leur extension ; fichiers cachés ignorés."""
     folder = Path(folder)
@@ -257,6 +320,7 @@ def list_photos(folder):
         entry for entry in folder.iterdir()
         if not entry.name.startswith(".")
         and entry.suffix.lower() in PHOTO_EXTENSIONS
+        and (HEIF_SUPPORTED or entry.suffix.lower() not in (".heic", ".heif"))
         and entry.is_file()
     ]
     return sorted(photos, key=lambda p: (p.name.casefold(), p.name))

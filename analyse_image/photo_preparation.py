@@ -17,7 +17,8 @@ from PIL import Image, ImageFilter, ImageOps
 from scipy import ndimage as ndi
 
 from fashion_data import IMAGE_SIZE
-from photo_files import (DEFAULT_MAX_PIXELS, PhotoError, convert_to_gray, convert_to_rgb, list_photos,
+from photo_files import (DEFAULT_MAX_PIXELS, PhotoError, check_photo_usable, convert_to_gray, convert_to_rgb,
+                         list_photos,
                          open_photo, open_photo_upright, photos_for_fine_tuning)
 
 
@@ -259,6 +260,10 @@ PREPARATIONS = {
 }
 
 
+#: En deçà de cet écart entre ses pixels le plus clair et le plus sombre, une image préparée est unie.
+UNIFORM_LEVEL = 0.02
+
+
 class PhotoFailure(NamedTuple):
     """Une photo que prepare_photos n'a pas pu préparer."""
     path: Path
@@ -279,13 +284,20 @@ def prepare_photos(paths, preparation="labo", **kwargs):
     arrays, ok_paths, failures = [], [], []
     for path in map(Path, paths):
         try:
-            arrays.append(np.clip(np.asarray(prepare(path, **kwargs), dtype=np.float32), 0.0, 1.0))
+            check_photo_usable(path)
+            image = np.clip(np.asarray(prepare(path, **kwargs), dtype=np.float32), 0.0, 1.0)
         except PhotoError as exc:
             failures.append(PhotoFailure(path, True, str(exc)))
         except Exception as exc:  # noqa: BLE001 - une préparation qui échoue sur une photo n'arrête pas les autres
             failures.append(PhotoFailure(path, False, f"« {path.name} » n'a pas pu être préparée "
                                                       f"({type(exc).__name__} : {exc})."))
         else:
+            if np.ptp(image) < UNIFORM_LEVEL:
+                failures.append(PhotoFailure(path, False, f"Aucun vêtement trouvé sur « {path.name} » : "
+                                             "l'image préparée est unie. Choisissez une photo où le vêtement se "
+                                             "détache du fond."))
+                continue
+            arrays.append(image)
             ok_paths.append(path)
     size = kwargs.get("target_size", IMAGE_SIZE)
     batch = np.stack(arrays)[..., None] if arrays else np.zeros((0, size, size, 1), dtype=np.float32)

@@ -1,16 +1,32 @@
 """Au-delà du labo : ce que le modèle dit des photos, en figures et en tableaux, et les scores du banc
 d'essai sur de vraies photos (scripts/bench_photos.py, modele/bench_photos.json).
 """
+import functools
 import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib import font_manager
 from matplotlib import pyplot as plt
+from matplotlib.ft2font import FT2Font
 
 import fashion_utils as fu
-from photo_files import thumbnail_for_display
+from photo_files import readable_name, thumbnail_for_display
 from safe_files import file_sha256
+
+
+@functools.lru_cache(maxsize=1)
+def _characters_of_the_figure_font():
+    """Les caractères que la police des figures sait dessiner."""
+    return set(map(chr, FT2Font(font_manager.findfont(font_manager.FontProperties())).get_charmap()))
+
+
+def display_name(path):
+    """Le nom d'une photo tel qu'on peut l'écrire sur une figure : readable_name, et « ? » à la place
+    des caractères que la police des figures ne sait pas dessiner (émojis)."""
+    known = _characters_of_the_figure_font()
+    return "".join(ch if ch in known else "?" for ch in readable_name(path))
 
 
 def plot_photo_predictions(paths, batch, probabilities, names=fu.NOMS_COURTS, expected=None):
@@ -22,7 +38,7 @@ def plot_photo_predictions(paths, batch, probabilities, names=fu.NOMS_COURTS, ex
         ax_photo, ax_input, ax_bars = axes[row]
         predicted = int(np.argmax(proba))
         ax_photo.imshow(thumbnail_for_display(path))
-        ax_photo.set_title(Path(path).name, fontsize=9)
+        ax_photo.set_title(display_name(path), fontsize=9)
         ax_input.imshow(np.asarray(image).reshape(fu.IMAGE_SIZE, fu.IMAGE_SIZE), cmap="gray", vmin=0, vmax=1)
         ax_input.set_title("ce que voit le modèle (28 × 28)", fontsize=9)
         for ax in (ax_photo, ax_input):
@@ -54,7 +70,7 @@ def verdicts_table(paths, probabilities, expected=None, names=fu.CLASSES):
     rows = []
     for path, proba in zip(paths, probabilities):
         predicted = int(np.argmax(proba))
-        row = {"photo": Path(path).name, "verdict": names[predicted],
+        row = {"photo": readable_name(path), "verdict": names[predicted],
                "confiance": f"{fu.french_percent(proba[predicted], 0)}"}
         if expected:
             truth = expected.get(Path(path).name)
@@ -71,7 +87,7 @@ def plot_pipeline_comparison(paths, results, expected=None, names=fu.NOMS_COURTS
     fig, axes = plt.subplots(n, k + 1, figsize=(2.3 * (k + 1), 2.5 * n), squeeze=False)
     for row, path in enumerate(paths):
         axes[row, 0].imshow(thumbnail_for_display(path))
-        axes[row, 0].set_title(Path(path).name, fontsize=8)
+        axes[row, 0].set_title(display_name(path), fontsize=8)
         truth = None if expected is None else expected[row]
         for col, (pipeline, (batch, probabilities)) in enumerate(results.items(), start=1):
             predicted = int(np.argmax(probabilities[row]))
@@ -91,7 +107,7 @@ def plot_pipeline_comparison(paths, results, expected=None, names=fu.NOMS_COURTS
 def pipelines_table(paths, results, expected=None, names=fu.CLASSES):
     """Tableau : une ligne par photo, le verdict de chaque préparation ou modèle (et la classe attendue)."""
     expected = expected or {}
-    table = pd.DataFrame({"photo": [Path(p).name for p in paths]})
+    table = pd.DataFrame({"photo": [readable_name(p) for p in paths]})
     if expected:
         table["attendu"] = [names[expected[n]] if n in expected else "?" for n in table["photo"]]
     for pipeline, (_, probabilities) in results.items():

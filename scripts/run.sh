@@ -2,23 +2,25 @@
 # Installe l'environnement, obtient les données, puis exécute les deux carnets sans interface
 # (classification.ipynb, le banc photos si PHOTOS_REFERENCE ou ../shared/data/photos-dev existe, puis
 # test_model.ipynb) avec les valeurs du labo : environ 1 h 30 sur 2 cœurs.
-# Chaque carnet exécuté remplace celui du dépôt seulement si toute son exécution a réussi ;
-# les modèles sont écrits dans analyse_image/modele/.
+# Les carnets exécutés sont écrits dans analyse_image/essais/ (que JupyterLab, lancé depuis
+# analyse_image/, sait ouvrir) ; en exécution complète, chacun remplace ensuite celui du dépôt,
+# seulement si toute son exécution a réussi, et les modèles sont écrits dans analyse_image/modele/.
 #
 #   bash scripts/run.sh            exécution complète (valeurs du labo)
 #   bash scripts/run.sh --rapide   essai de quelques minutes (échantillon, 2 époques, sans partie
-#                                  optionnelle) : carnets et modèles écrits dans runs/, rien d'autre n'est touché
+#                                  optionnelle) : carnets et modèles dans analyse_image/essais/, rien d'autre n'est touché
 #   bash scripts/run.sh --banc     remesure seulement modele/bench_photos.json (modèles de analyse_image/modele/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 
 mode="${1:-complet}"
-mkdir -p runs
+essais="analyse_image/essais"
+mkdir -p "$essais"
 if [ "$mode" = "--rapide" ]; then
     params=(-p LIGNES_ENTRAINEMENT 3000 -p LIGNES_TEST 1000 -p EPOQUES 2 -p EPOQUES_AUGMENTATION 2 -p EPOQUES_PHOTOS 2
-            -p EPOQUES_AFFINAGE 2 -p PARTIE_OPTIONNELLE False -p DOSSIER_MODELE ../runs/modele)
-    photo_params=(-p DOSSIER_MODELE ../runs/modele)
+            -p EPOQUES_AFFINAGE 2 -p PARTIE_OPTIONNELLE False -p DOSSIER_MODELE essais/modele)
+    photo_params=(-p DOSSIER_MODELE essais/modele)
 elif [ "$mode" = "complet" ] || [ "$mode" = "--banc" ]; then
     params=(); photo_params=()
 else
@@ -51,12 +53,35 @@ if [ "$mode" = "--banc" ]; then
     exit
 fi
 
-execute() {  # execute NOTEBOOK PARAMS... : exécute analyse_image/NOTEBOOK dans runs/, puis le remet en place
+explain_failure() {  # explain_failure NOTEBOOK : résumé en français de l'échec d'un carnet exécuté
+    python - "$1" <<'EOF' >&2
+import json, sys
+path = sys.argv[1]
+try:
+    cells = json.load(open(path, encoding="utf-8"))["cells"]
+except (OSError, ValueError):
+    sys.exit(f"\n=== Échec avant l'écriture de {path} : voir les messages ci-dessus.")
+code = [cell for cell in cells if cell["cell_type"] == "code" and "injected-parameters" not in cell["metadata"].get("tags", [])]
+for number, cell in enumerate(code, start=1):
+    errors = [out for out in cell.get("outputs", []) if out.get("output_type") == "error"]
+    if errors:
+        first_line = "".join(cell["source"]).strip().splitlines()[0] if cell["source"] else ""
+        print(f"\n=== Échec dans la cellule de code n° {number} ({first_line[:70]}) : "
+              f"{errors[0]['ename']} : {errors[0]['evalue'][:300]}")
+        break
+print(f"=== Le carnet exécuté jusqu'à l'erreur est dans {path} (dossier essais/ dans JupyterLab).")
+EOF
+}
+
+execute() {  # execute NOTEBOOK PARAMS... : exécute analyse_image/NOTEBOOK dans essais/, puis le remet en place
     local nb="$1"; shift
     echo "=== Exécution de $nb ($mode) : $(date '+%H:%M:%S')"
-    python -m papermill "analyse_image/$nb" "runs/$nb" --cwd analyse_image --log-output --no-progress-bar "$@"
+    if ! python -m papermill "analyse_image/$nb" "$essais/$nb" --cwd analyse_image --log-output --no-progress-bar "$@"; then
+        explain_failure "$essais/$nb"
+        exit 1
+    fi
     if [ "$mode" = "complet" ]; then
-        cp "runs/$nb" "analyse_image/$nb"
+        cp "$essais/$nb" "analyse_image/$nb"
         echo "=== $nb mis à jour avec les résultats de cette exécution"
     fi
 }
@@ -68,3 +93,4 @@ elif [ "$mode" = "complet" ]; then
 fi
 execute test_model.ipynb "${photo_params[@]}"
 echo "Terminé : $(date '+%H:%M:%S')"
+echo "Carnets exécutés : $essais/classification.ipynb et $essais/test_model.ipynb (dans JupyterLab lancé depuis analyse_image/ : dossier essais/)."

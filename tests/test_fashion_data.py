@@ -427,6 +427,35 @@ def test_cache_is_used_then_invalidated_when_csv_changes(tmp_path, monkeypatch):
     assert len(fashion_data.load_csv(path)) == 5
 
 
+def test_cache_is_not_fooled_by_an_edit_that_keeps_size_and_mtime(tmp_path):
+    rows = valid_rows()
+    path = write_small_csv(tmp_path / "c.csv", rows)
+    fashion_data.load_csv(path)
+    stat = path.stat()
+    rows[1][0] = (rows[1][0] + 1) % 10                      # un chiffre pour un autre : même taille
+    write_small_csv(path, rows)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # date de modification remise
+    assert path.stat().st_size == stat.st_size and path.stat().st_mtime_ns == stat.st_mtime_ns
+    assert fashion_data.load_csv(path)["label"].iloc[1] == rows[1][0]
+
+
+def test_csv_folder_that_cannot_be_created_gives_a_french_data_error(tmp_path):
+    blocker = tmp_path / "fichier"
+    blocker.write_text("pas un dossier", encoding="utf-8")
+    with pytest.raises(fashion_data.DataError, match="Impossible de créer le dossier des données .*DOSSIER_DONNEES"):
+        fashion_data.ensure_csv_files(blocker / "datas")
+
+
+def test_csv_that_cannot_be_written_gives_a_french_data_error(real_idx_dir, tmp_path, monkeypatch):
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(fashion_data, "write_atomically", disk_full)
+    with pytest.raises(fashion_data.DataError, match=r"Impossible d'écrire .*fashion-mnist_train\.csv.*place"):
+        fashion_data.ensure_csv_files(tmp_path / "datas", env={fashion_data.IDX_DIR_ENV_VAR: str(real_idx_dir)})
+    assert not list((tmp_path / "datas").glob("*.csv"))
+
+
 def test_corrupt_cache_is_ignored(tmp_path):
     path = write_small_csv(tmp_path / "c.csv", valid_rows())
     fashion_data.load_csv(path)

@@ -8,6 +8,7 @@ import fashion_utils as fu
 import papermill
 import photo_files
 import photo_preparation
+import photo_upload
 import pytest
 from conftest import ANALYSE_DIR
 from PIL import Image, ImageOps
@@ -99,13 +100,18 @@ def test_test_model_classifies_every_photo_with_a_freshly_trained_model(quick_cl
     images = tmp_path / "images"
     shutil.copytree(ANALYSE_DIR / "images", images)
     (images / "pas_une_image.jpg").write_text("ceci n'est pas une photo", encoding="utf-8")
+    (images / "notes.txt").write_text("pas une photo", encoding="utf-8")
+    Image.new("RGB", (1, 5000), (120, 80, 40)).save(images / "fil.png")          # trop allongée
+    Image.new("RGB", (300, 200), (255, 255, 255)).save(images / "blanche.png")   # unie
     photos = photo_files.list_photos(images)
     shutil.copy(ANALYSE_DIR / "modele" / "bench_photos.json", model_dir)   # mesuré sur les modèles fournis
     notebook = execute("test_model.ipynb", tmp_path / "test_model.ipynb",
                        DOSSIER_MODELE=str(model_dir), DOSSIER_IMAGES=str(images))
     text = stream_text(notebook)
-    assert text.count("Selon moi l'image est : ") == len(photos) - 1
+    assert text.count("Selon moi l'image est : ") == len(photos) - 3
     assert "pas_une_image.jpg" in text and "Photo ignorée" in text
+    assert "Fichier non utilisé : notes.txt (pas une photo" in text
+    assert "trop petite ou trop allongée" in text and "Aucun vêtement trouvé sur « blanche.png »" in text
     assert "Attention : les poids de modele, modele_photos, modele_photos_affine ne sont plus ceux" in text
 
 
@@ -117,6 +123,7 @@ def test_test_model_runs_on_the_shipped_model(tmp_path):
     assert len(photos) >= 9
     assert text.count("Selon moi l'image est : ") == len(photos)
     assert count_images(notebook) == 2  # verdicts, comparaison avec la préparation du labo
+    assert photo_upload.OFFLINE_TEXT in json.dumps(notebook, ensure_ascii=False)   # la zone d'envoi de photos
     assert "« labo (modele) » : " in text and "« premier_plan (modele_photos_affine) » : " in text
     assert "Précision équilibrée :" in text and "Attention : les poids" not in text  # banc à jour
 
@@ -196,3 +203,13 @@ def test_committed_notebooks_carry_no_machine_path_and_no_stderr(name):
               if out.get("output_type") == "stream" and out.get("name") == "stderr"]
     assert stderr == []
     assert not [out for cell in notebook["cells"] for out in cell.get("outputs", []) if out.get("output_type") == "error"]
+
+
+def test_classification_runs_on_a_sample_smaller_than_five_batches(tmp_path):
+    """Moins de 1 280 images (validation plus petite qu'un lot) : le carnet va au bout au lieu d'attendre sans fin."""
+    notebook = execute("classification.ipynb", tmp_path / "classification.ipynb", DOSSIER_MODELE=str(tmp_path / "modele"),
+                       LIGNES_ENTRAINEMENT=600, LIGNES_TEST=200, EPOQUES=1, EPOQUES_AUGMENTATION=2,
+                       PARTIE_OPTIONNELLE=False, VOIE_RAPIDE=False, PARTIE_PHOTOS=False)
+    text = stream_text(notebook)
+    assert text.count("Précision : ") == 2 and "2 époques" in text
+    assert fu.load_model_files(tmp_path / "modele" / "modele.json", tmp_path / "modele" / "modele.weights.h5")

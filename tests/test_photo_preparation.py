@@ -497,7 +497,7 @@ def test_example_photos_all_go_through_every_preparation():
 def test_prepared_photo_split_returns_images_with_their_classes(tmp_path):
     for folder in ("Trouser", "Ankle_boot"):
         (tmp_path / folder).mkdir()
-        Image.new("RGB", (40, 30), (200, 200, 200)).save(tmp_path / folder / "a.png")
+        block_image((40, 30), mode="RGB", fg=(60, 60, 60), bg=(200, 200, 200)).save(tmp_path / folder / "a.png")
     (tmp_path / "Trouser" / "abime.jpg").write_bytes(b"\xff\xd8 pas un jpeg")
     images, classes, n_left_out, failures = photo_preparation.prepared_photo_split(tmp_path, "all",
                                                                                     preparation="labo")
@@ -519,3 +519,26 @@ def test_prepared_photo_split_leaves_out_the_example_photos(tmp_path):
     assert classes.tolist() == [1] and images.shape == (1, 28, 28, 1)
     expected = photo_preparation.load_and_preprocess_image(photos / "Trouser" / "a.png")[0]
     np.testing.assert_array_equal(images[0], expected)
+
+
+@pytest.mark.parametrize("size", [(1, 1), (1, 5000), (5000, 40), (7, 300)])
+def test_prepare_photos_refuses_tiny_or_elongated_photos_and_keeps_the_others(tmp_path, size):
+    odd, good = tmp_path / "bizarre.png", tmp_path / "bonne.png"
+    Image.new("RGB", size, (90, 60, 30)).save(odd)
+    block_image((60, 40)).save(good)
+    for preparation in ("labo", "premier_plan"):
+        batch, ok, failures = photo_preparation.prepare_photos([odd, good], preparation)
+        assert ok == [good] and batch.shape == (1, 28, 28, 1)
+        assert [failure.path for failure in failures] == [odd]
+        assert "trop petite ou trop allongée" in failures[0].message and "bizarre.png" in failures[0].message
+
+
+@pytest.mark.parametrize("value", [0, 255])
+def test_prepare_photos_says_no_garment_was_found_on_a_uniform_photo(tmp_path, value):
+    uniform, good = tmp_path / "unie.png", tmp_path / "bonne.png"
+    Image.new("L", (60, 40), value).save(uniform)
+    block_image((60, 40)).save(good)
+    for preparation in photo_preparation.PREPARATIONS:
+        _, ok, failures = photo_preparation.prepare_photos([uniform, good], preparation)
+        assert ok == [good], preparation
+        assert len(failures) == 1 and failures[0].message.startswith("Aucun vêtement trouvé sur « unie.png »")

@@ -12,6 +12,7 @@ import photo_files
 import photo_preparation
 import photo_results
 import pytest
+from conftest import block_image
 from matplotlib.colors import to_hex
 from PIL import Image
 from safe_files import file_sha256
@@ -212,8 +213,8 @@ def test_scores_refuse_mismatched_or_empty_input():
 
 def test_bench_prepare_entries_reports_unreadable_and_failing(tmp_path, monkeypatch):
     good, other = tmp_path / "bon.png", tmp_path / "autre.png"
-    Image.new("L", (30, 20), 255).save(good)
-    Image.new("L", (20, 30), 0).save(other)
+    block_image((30, 20)).save(good)
+    block_image((20, 30), fg=220, bg=20).save(other)
     bad = tmp_path / "abime.jpg"
     bad.write_bytes(b"\xff\xd8 pas un jpeg")
     entries = [(good, 0), (bad, 0), (other, 1)]
@@ -241,7 +242,7 @@ def test_score_prepared_with_a_fake_model(tmp_path, monkeypatch):
     entries = []
     for i, truth in enumerate([0, 0, 1, 1, 0]):
         path = tmp_path / f"{i}.png"
-        Image.new("L", (8, 8), 0).save(path)
+        block_image((8, 8)).save(path)
         entries.append((path, truth))
     bad = tmp_path / "abime.png"
     bad.write_bytes(b"rien")
@@ -252,6 +253,7 @@ def test_score_prepared_with_a_fake_model(tmp_path, monkeypatch):
         photo_files.open_photo(path)
         image = np.zeros((28, 28), np.float32)
         image[0, 0] = guesses[path] / 10                 # KeyError pour 4.png : la préparation échoue
+        image[14, 14] = 1.0                              # un « vêtement » : l'image n'est pas unie
         return image
 
     monkeypatch.setitem(photo_preparation.PREPARATIONS, "devine", guess)
@@ -298,7 +300,7 @@ def test_bench_main_scores_several_models_and_splits(tmp_path, capsys):
     for folder in ("Trouser", "Ankle_boot"):
         (photos / folder).mkdir(parents=True)
         for i in range(2):
-            Image.new("RGB", (40, 60), (200, 200, 200)).save(photos / folder / f"{folder}_{i}.png")
+            block_image((40, 60), mode="RGB", fg=(60, 60, 60), bg=(200, 200, 200)).save(photos / folder / f"{folder}_{i}.png")
     prefixes = []
     for label in (1, 9):
         prefix = tmp_path / f"toujours_{label}"
@@ -338,3 +340,14 @@ def test_bench_main_reports_missing_model(tmp_path, capsys):
     Image.new("RGB", (40, 60), "white").save(tmp_path / "Trouser" / "a.png")
     assert bench.main(["--photos", str(tmp_path), "--model", str(tmp_path / "absent")]) == 2
     assert "absent" in capsys.readouterr().out
+
+
+def test_photo_names_that_are_not_utf8_or_have_emoji_can_be_drawn_and_tabulated(tmp_path):
+    import os
+    raw = os.fsdecode(b"pull_caf\xe9_\xf0\x9f\x91\x95.png")              # « é » en Latin-1, puis un émoji
+    assert photo_results.readable_name(raw) == "pull_caf\ufffd_\U0001F455.png"
+    assert photo_results.display_name(raw) == "pull_caf\ufffd_?.png" or "\ufffd" not in photo_results._characters_of_the_figure_font()
+    assert "?" in photo_results.display_name(raw) and "\U0001F455" not in photo_results.display_name(raw)
+    table = photo_results.verdicts_table([raw], np.eye(10)[[2]])
+    table.to_json()                                                       # aucun caractère impossible à écrire
+    assert table["photo"].tolist() == ["pull_caf\ufffd_\U0001F455.png"]

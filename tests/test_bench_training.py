@@ -1,0 +1,156 @@
+"""Banc d'entraînement (scripts/bench_training.py) : comptage des opérations, statistiques,
+rapports, pic du processeur, et un passage complet minuscule (une mesure par processus)."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import fashion_utils as fu
+import keras
+import pytest
+from conftest import ROOT
+from keras import layers
+
+sys.path.insert(0, str(ROOT / "scripts"))
+import bench_training as bench  # noqa: E402
+
+
+# --------------------------- comptage des opérations -------------------------
+
+def test_flops_of_the_lab_1conv_network_counted_by_hand():
+    conv = 26 * 26 * 3 * 3 * 1 * 32 * 2           # sortie 26×26, noyau 3×3, 1 -> 32 canaux
+    dense = 5408 * 128 * 2 + 128 * 10 * 2          # 13×13×32 = 5408 -> 128 -> 10
+    assert bench.forward_flops_per_image(fu.build_cnn_1conv()) == conv + dense == 1_776_384
+
+
+def test_flops_of_the_lab_4conv_network_counted_by_hand():
+    convs = (26 * 26 * 9 * 1 * 32 + 24 * 24 * 9 * 32 * 32 + 10 * 10 * 9 * 32 * 64 + 8 * 8 * 9 * 64 * 128) * 2
+    denses = (4 * 4 * 128 * 512 + 512 * 128 + 128 * 10) * 2
+    flops = bench.forward_flops_per_image(fu.build_cnn_4conv())
+    assert flops == convs + denses == 26_360_576
+    # environ 20 GFLOP par pas d'apprentissage de 256 images, comme l'annonce le ticket
+    assert 20e9 < bench.TRAINING_FLOPS_FACTOR * flops * 256 < 20.5e9
+
+
+def test_flops_of_a_tiny_model_with_padding_strides_nesting_and_channels_first():
+    inner = keras.Sequential([keras.Input((4, 4, 4)), layers.Conv2D(2, (1, 1), strides=2)], name="interne")
+    inputs = keras.Input((8, 8, 3))
+    x = layers.Conv2D(4, 3, padding="same", use_bias=False)(inputs)   # 8·8·3·3·3·4·2 = 13 824
+    x = layers.MaxPooling2D()(x)                                      # négligé
+    x = layers.BatchNormalization()(x)                                # négligé
+    x = inner(x)                                                      # 2·2·1·1·4·2·2 = 64
+    x = layers.Flatten()(x)                                           # 8 valeurs
+    outputs = layers.Dense(5, activation="softmax")(x)                # 8·5·2 = 80
+    assert bench.forward_flops_per_image(keras.Model(inputs, outputs)) == 13_824 + 64 + 80
+
+    sequence = keras.Sequential([keras.Input((6, 4)), layers.Dense(3)])          # 6 positions
+    assert bench.forward_flops_per_image(sequence) == 6 * 4 * 3 * 2
+    first = keras.Sequential([keras.Input((3, 10, 10)), layers.Conv2D(8, 3, data_format="channels_first")])
+    assert bench.forward_flops_per_image(first) == 8 * 8 * 3 * 3 * 3 * 8 * 2
+
+
+# --------------------------- statistiques et rapports ------------------------
+
+def test_steady_stats_drop_the_first_epoch():
+    stats = bench.steady_stats([30.0, 9.0, 11.0, 10.0])
+    assert stats == {"n": 3, "min": 9.0, "median": 10.0, "max": 11.0, "first_dropped": True}
+    assert bench.steady_stats([5.0]) == {"n": 1, "min": 5.0, "median": 5.0, "max": 5.0, "first_dropped": False}
+    with pytest.raises(ValueError):
+        bench.steady_stats([])
+
+
+def fake_run(config, epochs, round_index=0, accuracy=0.8, steps=2, images=500, flops=None):
+    return {"config": config, "round": round_index, "epoch_seconds": epochs,
+            "train_seconds": [e - 1 for e in epochs], "steps_per_epoch": steps,
+            "images_per_epoch": images, "test_accuracy": accuracy, "forward_flops_per_image": flops}
+
+
+def test_summarize_run_ms_per_step_and_gflops():
+    summary = bench.summarize_run(fake_run("4conv", [9.0, 5.0, 3.0, 4.0], steps=2, images=500, flops=1e6))
+    assert summary["epochs"]["median"] == 4.0
+    assert summary["ms_per_step"] == pytest.approx(1000 * 3.0 / 2)          # apprentissage : 4, 2, 3
+    assert summary["gflops"] == pytest.approx(500 * 3 * 1e6 / 3.0 / 1e9)
+
+
+def test_ratios_are_medians_within_the_invocation_with_their_reference():
+    runs = [fake_run("simple", [20, 10, 10, 12], 0), fake_run("rapide", [20, 11, 11, 13], 0),
+            fake_run("4conv", [60, 40, 40], 0), fake_run("4conv-spe", [60, 30, 30], 0),
+            fake_run("simple", [20, 8, 8, 8], 1), fake_run("rapide", [20, 8, 9, 10], 1),
+            fake_run("4conv", [60, 40, 40], 1), fake_run("4conv-spe", [60, 20, 20], 1)]
+    rows = {row["config"]: row for row in bench.summarize_configs(runs)}
+    assert list(rows) == ["simple", "rapide", "4conv", "4conv-spe"]
+    # époques stables des deux tours réunies : simple 10 10 12 8 8 8 -> 9 ; rapide 11 11 13 8 9 10 -> 10,5
+    assert rows["simple"]["median"] == 9 and rows["simple"]["ratio"] == 1.0
+    assert (rows["simple"]["min"], rows["simple"]["max"]) == (8, 12)
+    assert rows["rapide"]["ratio"] == pytest.approx(10.5 / 9) and rows["rapide"]["base"] == "simple"
+    assert rows["rapide"]["ratio_per_round"] == pytest.approx([11 / 10, 9 / 8])
+    assert rows["4conv"]["ratio"] == pytest.approx(40 / 9)
+    assert rows["4conv-spe"]["base"] == "4conv" and rows["4conv-spe"]["ratio"] == pytest.approx(25 / 40)
+    assert rows["4conv-spe"]["ratio_per_round"] == pytest.approx([30 / 40, 20 / 40])
+
+    table = bench.format_table(list(rows.values()))
+    simple_line = next(line for line in table.splitlines() if line.startswith("simple "))
+    assert "1.00x" in simple_line and "1.17x" in table and "rapport par tour" in table
+
+
+def test_missing_reference_gives_no_ratio():
+    rows = bench.summarize_configs([fake_run("4conv-xla", [50, 40, 42])])
+    assert rows[0]["ratio"] is None and rows[0]["base"] == "4conv"
+    assert "—" in bench.format_table(rows)
+    assert bench.ratio(3.0, None) is None and bench.ratio(3.0, 1.5) == 2.0
+
+
+# --------------------------- pic du processeur -------------------------------
+
+CPUINFO = """processor\t: 0
+model name\t: Intel(R) Xeon(R) Processor @ 2.50GHz
+cpu MHz\t\t: 2500.008
+flags\t\t: fpu sse2 avx fma avx2 avx512f avx512dq
+processor\t: 1
+model name\t: Intel(R) Xeon(R) Processor @ 2.50GHz
+cpu MHz\t\t: 2500.008
+flags\t\t: fpu sse2 avx fma avx2 avx512f avx512dq
+"""
+
+
+def test_cpu_peak_from_flags_and_frequency():
+    peak = bench.cpu_peak(CPUINFO)
+    assert (peak["cores"], peak["flop_per_cycle"], peak["frequency_source"]) == (2, 32, "cpu MHz")
+    assert peak["gflops"] == pytest.approx(2 * 2.500008 * 32)
+    assert bench.cpu_peak(CPUINFO, max_freq_khz=3_000_000, cores=4)["gflops"] == pytest.approx(4 * 3.0 * 32)
+    avx2 = bench.cpu_peak(CPUINFO.replace(" avx512f avx512dq", "").replace("cpu MHz", "bogomips"))
+    assert (avx2["flop_per_cycle"], avx2["ghz"], avx2["frequency_source"]) == (16, 2.5, "nom du modèle")
+    assert "UNE unité FMA" in bench.describe_peak(peak)
+
+
+# --------------------------- passage complet ---------------------------------
+
+def test_importing_the_script_does_not_load_tensorflow():
+    code = ("import sys; sys.path.insert(0, 'scripts'); import bench_training; "
+            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=120)
+
+
+def test_tiny_benchmark_measures_each_configuration_in_its_own_process(tmp_path):
+    output = tmp_path / "banc.json"
+    nice = ["nice", "-n", "19"] if shutil.which("nice") else []       # à côté d'un autre calcul, lui laisse la main
+    command = [*nice, sys.executable, "scripts/bench_training.py", "--rows", "600", "--epochs", "2",
+               "--configs", "simple", "rapide", "--output", str(output)]
+    completed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
+                               env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    lines = completed.stdout.splitlines()
+    simple = next(line for line in lines if line.startswith("simple "))
+    rapide = next(line for line in lines if line.startswith("rapide "))
+    assert "1.00x" in simple and "simple" in rapide.split("x", 1)[1]
+    assert "GFLOP/s" in completed.stdout and "Pic théorique" in completed.stdout
+
+    saved = json.loads(output.read_text(encoding="utf-8"))
+    assert [run["config"] for run in saved["runs"]] == ["simple", "rapide"]
+    pids = {run["pid"] for run in saved["runs"]}
+    assert len(pids) == 2 and os.getpid() not in pids                 # deux processus neufs
+    for run in saved["runs"]:
+        assert len(run["epoch_seconds"]) == 2 and run["n_train"] == 480 and run["steps_per_epoch"] == 2
+        assert run["forward_flops_per_image"] == 1_776_384
+    assert [row["config"] for row in saved["summary"]] == ["simple", "rapide"]
