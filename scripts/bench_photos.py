@@ -28,12 +28,14 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 import fashion_utils as fu  # noqa: E402
+import photo_dataset  # noqa: E402
 import photo_files  # noqa: E402
 import photo_preparation  # noqa: E402
 import photo_results  # noqa: E402
 from safe_files import file_sha256, write_json_atomically  # noqa: E402
 
 N_CLASSES = len(fu.NOMS_COURTS)
+DEFAULT_PHOTOS = ROOT.parent / "shared" / "data" / "photos-dev"
 FAILED = -1  # prédiction d'une photo que la préparation n'a pas pu traiter
 
 
@@ -228,8 +230,9 @@ def main(argv=None):
     parser.add_argument("--model", action="append", metavar="PREFIXE",
                         help="préfixe du modèle : PREFIXE.json + PREFIXE.weights.h5 (répétable ; "
                              "défaut : analyse_image/modele/modele)")
-    parser.add_argument("--photos", default=str(ROOT.parent / "shared" / "data" / "photos-dev"),
-                        help="dossier des photos rangées par classe")
+    parser.add_argument("--photos", default=str(DEFAULT_PHOTOS),
+                        help="dossier des photos rangées par classe (défaut : ../shared/data/photos-dev, "
+                             "sinon photo_dataset.find_photos_dir(analyse_image/photos_reelles))")
     parser.add_argument("--pipeline", action="append", choices=sorted(registry), metavar="NOM",
                         help="préparation à évaluer (répétable ; défaut : labo)")
     parser.add_argument("--split", action="append", choices=photo_files.SPLITS,
@@ -244,6 +247,12 @@ def main(argv=None):
     model_paths = args.model or [str(ROOT / "analyse_image" / "modele" / "modele")]
     if args.save_grid and not args.save_grid.lower().endswith(".png"):
         parser.error(f"--save-grid doit désigner un fichier .png (reçu : {args.save_grid})")
+    if args.photos == str(DEFAULT_PHOTOS) and not DEFAULT_PHOTOS.is_dir():
+        try:
+            args.photos = str(photo_dataset.find_photos_dir(ROOT / "analyse_image" / "photos_reelles"))
+        except photo_dataset.DataError as exc:
+            print(f"Erreur : {exc}")
+            return 1
 
     models, fingerprints = {}, {}
     for path in model_paths:

@@ -103,6 +103,8 @@ def test_test_model_classifies_every_photo_with_a_freshly_trained_model(quick_cl
     (images / "notes.txt").write_text("pas une photo", encoding="utf-8")
     Image.new("RGB", (1, 5000), (120, 80, 40)).save(images / "fil.png")          # trop allongée
     Image.new("RGB", (300, 200), (255, 255, 255)).save(images / "blanche.png")   # unie
+    with open(images / "labels.csv", "a", encoding="utf-8") as labels:
+        labels.write("fil.png,12\nblanche.png,Pull\n")                            # une classe 12 : ligne signalée
     photos = photo_files.list_photos(images)
     shutil.copy(ANALYSE_DIR / "modele" / "bench_photos.json", model_dir)   # mesuré sur les modèles fournis
     notebook = execute("test_model.ipynb", tmp_path / "test_model.ipynb",
@@ -111,6 +113,7 @@ def test_test_model_classifies_every_photo_with_a_freshly_trained_model(quick_cl
     assert text.count("Selon moi l'image est : ") == len(photos) - 3
     assert "pas_une_image.jpg" in text and "Photo ignorée" in text
     assert "Fichier non utilisé : notes.txt (pas une photo" in text
+    assert "Ligne ignorée : labels.csv, ligne" in text and "« 12 » inconnue" in text
     assert "trop petite ou trop allongée" in text and "Aucun vêtement trouvé sur « blanche.png »" in text
     assert "Attention : les poids de modele, modele_photos, modele_photos_affine ne sont plus ceux" in text
 
