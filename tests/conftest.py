@@ -1,7 +1,11 @@
 """Réglages communs des tests : le module fashion_utils est importable, TensorFlow reste discret."""
+import contextlib
+import functools
+import http.server
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -43,3 +47,25 @@ def tiny_data():
     images = rng.random((64, 28, 28, 1), dtype=np.float32)
     labels = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 64)]
     return images, labels
+
+
+@contextlib.contextmanager
+def local_http_server(directory, requests=None):
+    """Serveur HTTP local (127.0.0.1, port libre) servant directory ; donne son adresse de base.
+    Les chemins demandés sont ajoutés à la liste requests, si elle est donnée."""
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def do_GET(self):
+            if requests is not None:
+                requests.append(self.path)
+            super().do_GET()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(directory)))
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()

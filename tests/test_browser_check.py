@@ -5,7 +5,6 @@ CHROMIUM ; Debian : apt-get install chromium) ou sans Playwright pour Python."""
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import nbformat
 import pytest

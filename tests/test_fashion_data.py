@@ -1,13 +1,11 @@
 """Tests de fashion_data : fichiers IDX -> CSV du labo -> DataFrame uint8, avec son cache."""
-import functools
 import gzip
 import hashlib
-import http.server
 import os
-import threading
 from pathlib import Path
 
 import fashion_data
+from conftest import local_http_server
 import numpy as np
 import pytest
 
@@ -90,17 +88,8 @@ def http_dir(tmp_path, monkeypatch):
     served = tmp_path / "served"
     served.mkdir()
 
-    class QuietHandler(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(served)))
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield served, f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
+    with local_http_server(served) as url:
+        yield served, url
 
 
 # ------------------------------ vrais fichiers ------------------------------

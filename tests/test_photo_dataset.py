@@ -1,19 +1,16 @@
 """Tests de photo_dataset : photos réelles obtenues par le projet (variable d'environnement, cache
 vérifié, téléchargement depuis un serveur HTTP local), et manifeste livré."""
 import errno
-import functools
 import hashlib
-import http.server
 import io
 import re
 import socket
 import sys
-import threading
 from pathlib import Path
 
 import photo_dataset
 import pytest
-from conftest import dead_pid
+from conftest import dead_pid, local_http_server
 from fashion_data import DataError
 from photo_files import FOLDER_TO_LABEL, collect_photos
 from PIL import Image
@@ -71,21 +68,8 @@ def server(tmp_path):
         (served / name).write_bytes(data)
     requests = []
 
-    class CountingHandler(http.server.SimpleHTTPRequestHandler):
-        def do_GET(self):
-            requests.append(self.path)
-            super().do_GET()
-
-        def log_message(self, *args):
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(CountingHandler, directory=str(served)))
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield served, f"http://127.0.0.1:{httpd.server_address[1]}/", requests
-    httpd.shutdown()
-    httpd.server_close()
+    with local_http_server(served, requests) as url:
+        yield served, url, requests
 
 
 @pytest.fixture
