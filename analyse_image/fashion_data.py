@@ -158,18 +158,27 @@ def _missing_idx_files(directory):
     return [name for name in IDX_FILE_NAMES if not (Path(directory) / name).is_file()]
 
 
-def _idx_dir_from_env(env):
-    """Dossier désigné par FASHION_MNIST_DIR (vérifié), ou None si la variable est vide/absente."""
-    value = env.get(IDX_DIR_ENV_VAR, "")
+def folder_from_env(env, variable, instead):
+    """Le dossier désigné par la variable d'environnement `variable`, ou None si elle est vide ou
+    absente ; DataError s'il n'existe pas (instead : ce qui sert sans elle, pour le message)."""
+    value = env.get(variable, "")
     if not value:
         return None
     directory = Path(value).expanduser()
     if not directory.is_dir():
         raise DataError(
-            f"{IDX_DIR_ENV_VAR}={value} ne désigne pas un dossier existant. "
-            f"Corrigez cette variable d'environnement, ou supprimez-la pour utiliser "
-            f"le paquet Debian ou le téléchargement automatique."
+            f"{variable}={value} ne désigne pas un dossier existant. "
+            f"Corrigez cette variable d'environnement, ou supprimez-la pour utiliser {instead}."
         )
+    return directory
+
+
+def _idx_dir_from_env(env):
+    """Dossier désigné par FASHION_MNIST_DIR (vérifié), ou None si la variable est vide/absente."""
+    directory = folder_from_env(env, IDX_DIR_ENV_VAR, "le paquet Debian ou le téléchargement automatique")
+    if directory is None:
+        return None
+    value = env[IDX_DIR_ENV_VAR]
     missing = _missing_idx_files(directory)
     if missing:
         raise DataError(

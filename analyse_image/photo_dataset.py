@@ -28,7 +28,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from fashion_data import DataError
+from fashion_data import DataError, folder_from_env
 from photo_files import FOLDER_TO_LABEL
 from safe_files import file_sha256, remove_stale_temporaries, write_atomically
 
@@ -112,15 +112,10 @@ def read_manifest(path=MANIFEST_PATH):
 
 def _photos_dir_from_env(env):
     """Dossier désigné par PHOTOS_REELLES_DIR (vérifié), ou None si la variable est vide ou absente."""
-    value = env.get(PHOTOS_DIR_ENV_VAR, "")
-    if not value:
+    directory = folder_from_env(env, PHOTOS_DIR_ENV_VAR, "le téléchargement automatique des photos")
+    if directory is None:
         return None
-    directory = Path(value).expanduser()
-    if not directory.is_dir():
-        raise DataError(
-            f"{PHOTOS_DIR_ENV_VAR}={value} ne désigne pas un dossier existant. Corrigez cette variable "
-            f"d'environnement, ou supprimez-la pour utiliser le téléchargement automatique des photos."
-        )
+    value = env[PHOTOS_DIR_ENV_VAR]
     if not any((directory / name).is_dir() for name in FOLDER_TO_LABEL):
         raise DataError(
             f"{PHOTOS_DIR_ENV_VAR}={value} : aucun sous-dossier de classe dans ce dossier. Rangez-y les "

@@ -5,13 +5,14 @@ import shutil
 from pathlib import Path
 
 import fashion_utils as fu
+import numpy as np
 import papermill
 import photo_files
 import photo_preparation
 import photo_upload
 import pytest
 from conftest import ANALYSE_DIR
-from PIL import Image, ImageOps
+from PIL import Image, ImageFilter, ImageOps
 
 QUICK = {"LIGNES_ENTRAINEMENT": 3000, "LIGNES_TEST": 1000, "EPOQUES": 2, "EPOQUES_AUGMENTATION": 2,
          "PARTIE_OPTIONNELLE": True, "VOIE_RAPIDE": True, "PARTIE_PHOTOS": True, "EPOQUES_PHOTOS": 2,
@@ -183,9 +184,7 @@ def test_lab_cells_show_the_lab_code():
 
 def test_lab_photo_functions_in_the_cell_match_the_module():
     namespace = run_cells("test_model.ipynb", "classes = [", "def load_and_preprocess_image(",
-                          np=__import__("numpy"), photo_files=photo_files,
-                          Image=__import__("PIL.Image", fromlist=["Image"]),
-                          ImageFilter=__import__("PIL.ImageFilter", fromlist=["ImageFilter"]))
+                          np=np, photo_files=photo_files, Image=Image, ImageFilter=ImageFilter)
     assert namespace["classes"] == fu.CLASSES
     photos = photo_files.list_photos(ANALYSE_DIR / "images")
     assert photos
