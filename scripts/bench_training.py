@@ -16,6 +16,11 @@ Configurations (réseau, lots de 256 et nombre d'époques du labo) :
     4conv-threads   le même, fils de TensorFlow fixés (--intra-threads, --inter-threads)
     4conv-onednn0   le même, TF_ENABLE_ONEDNN_OPTS=0 dans l'environnement du processus
     4conv-xla       le même, compilé avec jit_compile=True (XLA ; attendu lent sur processeur)
+    4conv-tfdata    le même, lots fournis par un pipeline tf.data (mélange, lots, prefetch)
+    4conv-nchw      le même, canaux en premier (data_format="channels_first")
+    simple-apres-idg  simple, mesuré dans un processus qui vient de faire un fit() ImageDataGenerator
+    rapide-apres-idg  rapide, idem : l'enchaînement du carnet (la voie rapide y suit l'augmentation
+                      du labo), pour voir si ce qui précède ralentit ce qui suit
 
 Chaque processus chronomètre chaque époque, met de côté la première (construction du graphe) et
 rapporte le minimum, la médiane et le maximum des suivantes, les pas par époque, les ms par pas,
@@ -69,6 +74,14 @@ CONFIGS = {
                       "description": "4 convolutions, TF_ENABLE_ONEDNN_OPTS=0"},
     "4conv-xla": {"network": "4conv", "pipeline": "simple", "base": "4conv", "lever": "xla",
                   "description": "4 convolutions, XLA (jit_compile=True)"},
+    "4conv-tfdata": {"network": "4conv", "pipeline": "tfdata", "base": "4conv",
+                     "description": "4 convolutions, lots par tf.data"},
+    "4conv-nchw": {"network": "4conv", "pipeline": "simple", "base": "4conv", "lever": "nchw",
+                   "description": "4 convolutions, canaux en premier"},
+    "simple-apres-idg": {"network": "1conv", "pipeline": "simple", "base": "simple", "after": "idg",
+                         "description": "simple, après un fit() ImageDataGenerator"},
+    "rapide-apres-idg": {"network": "1conv", "pipeline": "rapide", "base": "rapide", "after": "idg",
+                         "description": "voie rapide, après un fit() ImageDataGenerator"},
 }
 DEFAULT_CONFIGS = ["simple", "idg", "rapide", "4conv"]
 
@@ -282,6 +295,47 @@ def describe_peak(peak):
 # Processus de mesure : une configuration, puis il se termine
 # ---------------------------------------------------------------------------
 
+def channels_first_copy(model):
+    """Le même réseau (mêmes couches, même nombre de paramètres), canaux en premier : entrée
+    (1, 28, 28), data_format="channels_first" pour les convolutions et regroupements,
+    BatchNormalization sur l'axe 1 après une convolution."""
+    import keras
+
+    config = model.get_config()
+    channels_axis_is_1 = True                     # jusqu'au Flatten, les canaux sont l'axe 1
+    config.pop("build_config", None)
+    for layer in config["layers"]:
+        layer.pop("build_config", None)           # formes d'entrée enregistrées : canaux en dernier
+        layer_config = layer["config"]
+        if layer["class_name"] == "InputLayer":
+            shape = layer_config["batch_shape"]
+            layer_config["batch_shape"] = [shape[0], shape[-1], *shape[1:-1]]
+        elif "data_format" in layer_config:
+            layer_config["data_format"] = "channels_first"
+        elif layer["class_name"] == "BatchNormalization" and channels_axis_is_1:
+            layer_config["axis"] = 1
+        if layer["class_name"] == "Flatten":
+            channels_axis_is_1 = False
+    return keras.Sequential.from_config(config)
+
+
+def fit_with_image_data_generator(model, X_app, y_app, X_val, y_val, epochs, callbacks=()):
+    """Le fit() du labo avec ImageDataGenerator (validation augmentée aussi) ; renvoie les pas
+    par époque."""
+    import fashion_utils as fu
+    from tensorflow.keras.preprocessing.image import ImageDataGenerator
+
+    generator = ImageDataGenerator(rotation_range=8, width_shift_range=0.08, shear_range=0.3,
+                                   height_shift_range=0.08, zoom_range=0.08)
+    steps = max(1, len(X_app) // BATCH_SIZE)
+    model.fit(fu.repeat_forever(generator.flow(X_app, y_app, batch_size=BATCH_SIZE, seed=SEED)),
+              steps_per_epoch=steps, epochs=epochs, shuffle=False, verbose=0,
+              validation_data=fu.repeat_forever(generator.flow(X_val, y_val, batch_size=BATCH_SIZE,
+                                                               seed=SEED)),
+              validation_steps=max(1, len(X_val) // BATCH_SIZE), callbacks=list(callbacks))
+    return steps
+
+
 def run_worker(config, args):
     """Entraîne un réseau neuf selon la configuration et renvoie les mesures brutes."""
     spec = CONFIGS[config]
@@ -295,6 +349,7 @@ def run_worker(config, args):
     import fashion_utils as fu
     import fast_augmentation
     import keras
+    import numpy as np
     from sklearn.model_selection import train_test_split
 
     start = time.perf_counter()
@@ -310,8 +365,16 @@ def run_worker(config, args):
     X_test = fu.to_model_input(test.iloc[:, 1:].to_numpy())
     y_test = keras.utils.to_categorical(test.iloc[:, 0].to_numpy(), 10)
 
+    if spec.get("after") == "idg":
+        # Comme dans le carnet : un autre réseau vient d'apprendre avec ImageDataGenerator.
+        keras.utils.set_random_seed(SEED)
+        fit_with_image_data_generator(fu.build_cnn_1conv(), X_app, y_app, X_val, y_val, args.epochs)
+
     keras.utils.set_random_seed(SEED)
     model = fu.build_cnn_1conv() if spec["network"] == "1conv" else fu.build_cnn_4conv()
+    if lever == "nchw":
+        model = fu.compile_model(channels_first_copy(model))
+        X_app, X_val, X_test = (np.transpose(x, (0, 3, 1, 2)) for x in (X_app, X_val, X_test))
     steps_per_execution = args.spe if lever == "spe" else 1
     if lever in ("spe", "xla"):
         # Même compilation que fu.compile_model, plus le réglage essayé.
@@ -340,16 +403,15 @@ def run_worker(config, args):
 
     timer = EpochTimer()
     if spec["pipeline"] == "idg":
-        from tensorflow.keras.preprocessing.image import ImageDataGenerator
-        generator = ImageDataGenerator(rotation_range=8, width_shift_range=0.08, shear_range=0.3,
-                                       height_shift_range=0.08, zoom_range=0.08)
-        steps = max(1, len(X_app) // BATCH_SIZE)
+        steps = fit_with_image_data_generator(model, X_app, y_app, X_val, y_val, args.epochs, [timer])
         images_per_epoch = steps * BATCH_SIZE
-        model.fit(fu.repeat_forever(generator.flow(X_app, y_app, batch_size=BATCH_SIZE, seed=SEED)),
-                  steps_per_epoch=steps, epochs=args.epochs, shuffle=False, verbose=0,
-                  validation_data=fu.repeat_forever(generator.flow(X_val, y_val, batch_size=BATCH_SIZE,
-                                                                   seed=SEED)),
-                  validation_steps=max(1, len(X_val) // BATCH_SIZE), callbacks=[timer])
+    elif spec["pipeline"] == "tfdata":
+        steps, images_per_epoch = math.ceil(len(X_app) / BATCH_SIZE), len(X_app)
+        batches = (tf.data.Dataset.from_tensor_slices((X_app, y_app))
+                   .shuffle(len(X_app), seed=SEED, reshuffle_each_iteration=True)
+                   .batch(BATCH_SIZE).prefetch(tf.data.AUTOTUNE))
+        model.fit(batches, epochs=args.epochs, verbose=0, validation_data=(X_val, y_val),
+                  callbacks=[timer])
     elif spec["pipeline"] == "rapide":
         steps, images_per_epoch = math.ceil(len(X_app) / BATCH_SIZE), len(X_app)
         model.fit(fast_augmentation.lab_augmented_batches(X_app, y_app, batch_size=BATCH_SIZE),

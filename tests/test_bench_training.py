@@ -33,6 +33,20 @@ def test_flops_of_the_lab_4conv_network_counted_by_hand():
     assert 20e9 < bench.TRAINING_FLOPS_FACTOR * flops * 256 < 20.5e9
 
 
+def test_channels_first_copy_keeps_layers_parameters_and_flops():
+    model = fu.build_cnn_4conv()
+    copy = bench.channels_first_copy(model)
+    assert tuple(copy.input_shape) == (None, 1, 28, 28) and tuple(copy.output_shape) == (None, 10)
+    assert [type(layer) for layer in copy.layers] == [type(layer) for layer in model.layers]
+    assert copy.count_params() == model.count_params()
+    assert bench.forward_flops_per_image(copy) == bench.forward_flops_per_image(model)
+    convs = [layer for layer in copy.layers if isinstance(layer, layers.Conv2D)]
+    assert convs and all(layer.data_format == "channels_first" for layer in convs)
+    # BatchNormalization normalise par canal : 32, 32, 64, 128 après les convolutions, puis 512, 128
+    norms = [layer for layer in copy.layers if isinstance(layer, layers.BatchNormalization)]
+    assert [tuple(layer.moving_mean.shape) for layer in norms] == [(32,), (32,), (64,), (128,), (512,), (128,)]
+
+
 def test_flops_of_a_tiny_model_with_padding_strides_nesting_and_channels_first():
     inner = keras.Sequential([keras.Input((4, 4, 4)), layers.Conv2D(2, (1, 1), strides=2)], name="interne")
     inputs = keras.Input((8, 8, 3))
@@ -130,6 +144,25 @@ def test_importing_the_script_does_not_load_tensorflow():
     code = ("import sys; sys.path.insert(0, 'scripts'); import bench_training; "
             "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=120)
+
+
+def test_tiny_benchmark_of_the_sequence_and_pipeline_levers(tmp_path):
+    output = tmp_path / "banc.json"
+    nice = ["nice", "-n", "19"] if shutil.which("nice") else []
+    command = [*nice, sys.executable, "scripts/bench_training.py", "--rows", "600", "--test-rows", "100",
+               "--epochs", "2", "--configs", "rapide-apres-idg", "4conv-tfdata", "4conv-nchw",
+               "--output", str(output)]
+    completed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
+                               env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    saved = json.loads(output.read_text(encoding="utf-8"))
+    assert [run["config"] for run in saved["runs"]] == ["rapide-apres-idg", "4conv-tfdata", "4conv-nchw"]
+    for run in saved["runs"]:
+        assert run["steps_per_epoch"] == 2 and len(run["epoch_seconds"]) == 2
+    flops = [run["forward_flops_per_image"] for run in saved["runs"]]
+    assert flops == [1_776_384, 26_360_576, 26_360_576]
+    # sans leur référence (rapide, 4conv) dans cette invocation : pas de rapport inventé
+    assert [row["ratio"] for row in saved["summary"]] == [None, None, None]
 
 
 def test_tiny_benchmark_measures_each_configuration_in_its_own_process(tmp_path):
