@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image, ImageFilter, ImageOps
 from scipy import ndimage as ndi
 
+import photo_cache
 from fashion_data import IMAGE_SIZE
 from photo_files import (DEFAULT_MAX_PIXELS, PhotoError, check_photo_usable, convert_to_gray, convert_to_rgb,
                          list_photos,
@@ -260,6 +261,11 @@ PREPARATIONS = {
 }
 
 
+#: Version de chaque préparation, dans la clé du cache (photo_cache) : à augmenter quand une
+#: préparation ou une fonction qu'elle appelle change ce qu'elle produit.
+PREPARATION_VERSIONS = {"labo": 1, "fashion_mnist": 1, "premier_plan": 1}
+
+
 #: En deçà de cet écart entre ses pixels le plus clair et le plus sombre, une image préparée est unie.
 UNIFORM_LEVEL = 0.02
 
@@ -271,21 +277,31 @@ class PhotoFailure(NamedTuple):
     message: str         # en français, avec le nom du fichier
 
 
-def prepare_photos(paths, preparation="labo", **kwargs):
+def prepare_photos(paths, preparation="labo", cache=True, **kwargs):
     """Prépare plusieurs photos ; une photo qui pose problème n'arrête pas les autres.
 
     paths : liste de chemins, ou un dossier (ses photos, via list_photos). preparation : nom d'une
-    préparation de PREPARATIONS ; kwargs lui sont transmis. Renvoie (lot (n, 28, 28, 1) float32,
-    chemins réussis, liste de PhotoFailure).
+    préparation de PREPARATIONS ; kwargs lui sont transmis. cache : reprendre et garder les images
+    préparées dans le cache (photo_cache), pour ne pas refaire GrabCut à chaque exécution.
+    Renvoie (lot (n, 28, 28, 1) float32, chemins réussis, liste de PhotoFailure).
     """
     if isinstance(paths, (str, os.PathLike)):
         paths = list_photos(paths) if Path(paths).is_dir() else [paths]
     prepare = PREPARATIONS[preparation]
+    version = PREPARATION_VERSIONS.get(preparation)              # sans version connue, pas de cache
+    folder = photo_cache.cache_folder() if cache and version is not None else None
     arrays, ok_paths, failures = [], [], []
     for path in map(Path, paths):
         try:
-            check_photo_usable(path)
-            image = np.clip(np.asarray(prepare(path, **kwargs), dtype=np.float32), 0.0, 1.0)
+            key = image = None
+            if folder is not None and path.is_file():
+                key = photo_cache.cache_key(path, preparation, version, kwargs)
+                image = photo_cache.load_prepared(folder, key)
+            if image is None:
+                check_photo_usable(path)
+                image = np.clip(np.asarray(prepare(path, **kwargs), dtype=np.float32), 0.0, 1.0)
+                if key is not None:
+                    photo_cache.store_prepared(folder, key, image)
         except PhotoError as exc:
             failures.append(PhotoFailure(path, True, str(exc)))
         except Exception as exc:  # noqa: BLE001 - une préparation qui échoue sur une photo n'arrête pas les autres

@@ -22,6 +22,13 @@ ANALYSE_DIR = ROOT / "analyse_image"
 sys.path.insert(0, str(ANALYSE_DIR))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def photo_cache_outside_the_project(tmp_path_factory):
+    """Les photos préparées pendant les tests (et les carnets qu'ils exécutent) vont dans un
+    dossier temporaire, pas dans analyse_image/.cache."""
+    os.environ["PHOTOS_CACHE_DIR"] = str(tmp_path_factory.mktemp("photos_preparees"))
+
+
 def block_image(size=(60, 40), box=None, fg=40, bg=255, mode="L"):
     """Image unie bg avec un rectangle fg (par défaut au centre, la moitié de chaque côté)."""
     width, height = size

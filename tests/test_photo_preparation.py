@@ -447,7 +447,8 @@ def test_prepare_photos_reports_a_failing_preparation_and_goes_on(tmp_path, monk
         return lab(path, **kwargs)
 
     monkeypatch.setitem(photo_preparation.PREPARATIONS, "labo", fails_on_b)
-    batch, ok_paths, failures = photo_preparation.prepare_photos(paths, preparation="labo")
+    # trois photos identiques : sans cache, sinon b.png reprendrait l'image de a.png
+    batch, ok_paths, failures = photo_preparation.prepare_photos(paths, preparation="labo", cache=False)
     assert ok_paths == [paths[0], paths[2]] and batch.shape == (2, 28, 28, 1)
     np.testing.assert_array_equal(batch[1, :, :, 0], lab(paths[2]))
     assert len(failures) == 1
