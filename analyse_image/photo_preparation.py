@@ -1,11 +1,13 @@
 """Préparer une photo pour le modèle : une image 28 × 28, vêtement clair sur fond noir, dans [0, 1].
 
-Trois préparations (PREPARATIONS) :
+Quatre préparations (PREPARATIONS) :
 - « labo » : celle du labo (load_and_preprocess_image et ses trois fonctions, que test_model.ipynb
   écrit dans une cellule ; la copie ci-dessous sert aux scripts et aux tests, qui vérifient que
   les deux donnent la même image) ;
 - « fashion_mnist » : la recette qui a fabriqué Fashion-MNIST (rognage, réduction, inversion) ;
-- « premier_plan » : le vêtement isolé du fond par GrabCut (OpenCV), contraste étiré, recadré.
+- « premier_plan » : le vêtement isolé du fond par GrabCut (OpenCV), contraste étiré, recadré ;
+- « vetement_seul » : premier_plan, plus le vêtement seul quand une personne le porte et les
+  chaussures tournées vers la gauche (photo_person).
 """
 import os
 from pathlib import Path
@@ -17,6 +19,7 @@ from PIL import Image, ImageFilter, ImageOps
 from scipy import ndimage as ndi
 
 import photo_cache
+import photo_person
 from fashion_data import IMAGE_SIZE
 from photo_files import (DEFAULT_MAX_PIXELS, PhotoError, check_photo_usable, convert_to_gray, convert_to_rgb,
                          list_photos,
@@ -234,6 +237,24 @@ def garment_to_28(intensity, mask, content_size=24, canvas_size=IMAGE_SIZE):
     return center_by_mass(small, canvas_size)
 
 
+def garment_region(image_path, work_size=160, worn=False, max_pixels=DEFAULT_MAX_PIXELS):
+    """La région de la photo donnée au modèle : (photo réduite à work_size pixels, en RGB ;
+    masque booléen du vêtement ; gris de la photo réduite).
+
+    Masque : GrabCut (foreground_mask). worn=True : si une personne porte le vêtement
+    (photo_person.find_face), seul le vêtement de son buste est gardé (photo_person.worn_garment_mask).
+    """
+    upright = open_photo_upright(image_path, max_pixels=max_pixels)
+    mask, small = foreground_mask(convert_to_rgb(upright), work_size=work_size)
+    if worn:
+        rgb = np.asarray(small.convert("RGB"), dtype=np.uint8)
+        face = photo_person.find_face(rgb, mask)
+        if face is not None:
+            mask = photo_person.worn_garment_mask(rgb, mask, face)
+    gray = np.asarray(convert_to_gray(upright).resize(small.size, Image.Resampling.BILINEAR), dtype=np.float32)
+    return small, mask, gray
+
+
 def prepare_foreground(image_path, content_size=24, floor=0.2, work_size=160, max_pixels=DEFAULT_MAX_PIXELS):
     """Photo au fond encombré -> (28, 28) float32 dans [0, 1] : le vêtement seul, clair, fond à 0.
 
@@ -241,11 +262,17 @@ def prepare_foreground(image_path, content_size=24, floor=0.2, work_size=160, ma
     (garment_intensity), rognage, plus grand côté à content_size, centrage par centre de masse.
     Réglage choisi sur la moitié « dev » de photos-dev : content_size 24 plutôt que 20 ou 28.
     """
-    upright = open_photo_upright(image_path, max_pixels=max_pixels)
-    mask, small = foreground_mask(convert_to_rgb(upright), work_size=work_size)
-    gray = np.asarray(convert_to_gray(upright).resize(small.size, Image.Resampling.BILINEAR), dtype=np.float32)
-    return garment_to_28(garment_intensity(gray, mask, floor=floor), mask,
-                         content_size=content_size)
+    _, mask, gray = garment_region(image_path, work_size=work_size, max_pixels=max_pixels)
+    return garment_to_28(garment_intensity(gray, mask, floor=floor), mask, content_size=content_size)
+
+
+def prepare_garment(image_path, content_size=24, floor=0.2, work_size=160, max_pixels=DEFAULT_MAX_PIXELS):
+    """Comme prepare_foreground, et en plus : sur une photo où une personne porte le vêtement,
+    le vêtement de son buste seul (sans tête, peau ni jean) ; un objet couché qui pointe vers la
+    droite (une chaussure vue de côté) retourné vers la gauche, comme dans Fashion-MNIST."""
+    _, mask, gray = garment_region(image_path, work_size=work_size, worn=True, max_pixels=max_pixels)
+    intensity, mask = photo_person.point_left(garment_intensity(gray, mask, floor=floor), mask)
+    return garment_to_28(intensity, mask, content_size=content_size)
 
 
 def prepare_lab(image_path, **kwargs):
@@ -258,12 +285,13 @@ PREPARATIONS = {
     "labo": prepare_lab,
     "fashion_mnist": prepare_like_fashion_mnist,
     "premier_plan": prepare_foreground,
+    "vetement_seul": prepare_garment,
 }
 
 
 #: Version de chaque préparation, dans la clé du cache (photo_cache) : à augmenter quand une
 #: préparation ou une fonction qu'elle appelle change ce qu'elle produit.
-PREPARATION_VERSIONS = {"labo": 1, "fashion_mnist": 1, "premier_plan": 1}
+PREPARATION_VERSIONS = {"labo": 1, "fashion_mnist": 1, "premier_plan": 1, "vetement_seul": 1}
 
 
 #: En deçà de cet écart entre ses pixels le plus clair et le plus sombre, une image préparée est unie.

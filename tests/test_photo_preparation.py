@@ -400,7 +400,8 @@ def test_stretch_contrast_maps_percentiles():
 
 def test_preparations_share_the_output_format(tmp_path):
     path, _ = noisy_tshirt_photo(tmp_path / "t.jpg")
-    assert set(photo_preparation.PREPARATIONS) == {"labo", "fashion_mnist", "premier_plan"}
+    assert set(photo_preparation.PREPARATIONS) == {"labo", "fashion_mnist", "premier_plan", "vetement_seul"}
+    assert set(photo_preparation.PREPARATION_VERSIONS) == set(photo_preparation.PREPARATIONS)  # toutes en cache
     for name, prepare in photo_preparation.PREPARATIONS.items():
         image = prepare(path)
         assert image.shape == (28, 28), name

@@ -1,0 +1,150 @@
+"""Au-delà du labo : le vêtement porté par une personne, et les chaussures tournées vers la gauche.
+
+Fashion-MNIST ne montre que des vêtements seuls, chaussures pointées vers la gauche. Sur une photo
+de boutique, un haut est porté : visage, cheveux, bras et jean sont dans le cadre, et GrabCut
+(photo_preparation.foreground_mask) les garde avec le vêtement. Ici, sans rien télécharger :
+- find_face : un visage, c'est-à-dire une tache de couleur de peau (modèle YCrCb) de la taille d'un
+  visage, en haut et au milieu de la photo, avec sous elle un premier plan plus large (les épaules) ;
+  un sol ou un lit couleur peau, trop grand ou collé aux bords, n'en est pas un ;
+- worn_garment_mask : la personne trouvée, on ne garde que le vêtement montré, celui du buste sous
+  le visage, par un second GrabCut amorcé par ce buste (tête, peau et fond écartés) ;
+- points_right / point_left : une chaussure vue de côté dont la partie haute (tige, talon) est à
+  gauche pointe vers la droite : on la retourne.
+Les photos à plat, sur cintre ou détourées (pas de visage) restent telles quelles.
+"""
+from typing import NamedTuple
+
+import cv2
+import numpy as np
+from scipy import ndimage as ndi
+
+#: Couleur de peau dans l'espace YCrCb d'OpenCV (Cr, Cb entre 0 et 255), bornes usuelles, et
+#: luminance hors des noirs et des blancs (ombres, reflets).
+SKIN_CR = (138, 175)
+SKIN_CB = (80, 125)
+SKIN_Y = (60, 245)
+
+
+class Face(NamedTuple):
+    """Boîte d'un visage trouvé, en pixels de l'image analysée (bas et droite exclus)."""
+    top: int
+    bottom: int
+    left: int
+    right: int
+
+    @property
+    def height(self):
+        return self.bottom - self.top
+
+    @property
+    def width(self):
+        return self.right - self.left
+
+
+def skin_mask(rgb):
+    """Pixels couleur de peau d'une image RGB uint8 (h, w, 3) : masque booléen (h, w)."""
+    ycrcb = cv2.cvtColor(np.ascontiguousarray(rgb, dtype=np.uint8), cv2.COLOR_RGB2YCrCb)
+    y, cr, cb = ycrcb[..., 0], ycrcb[..., 1], ycrcb[..., 2]
+    return ((SKIN_Y[0] <= y) & (y <= SKIN_Y[1]) & (SKIN_CR[0] <= cr) & (cr <= SKIN_CR[1])
+            & (SKIN_CB[0] <= cb) & (cb <= SKIN_CB[1]))
+
+
+def find_face(rgb, foreground, min_area=0.002, max_area=0.08, top_share=0.45, shoulders=1.6):
+    """Le visage d'une personne qui porte le vêtement, ou None.
+
+    Candidat : une tache de peau (ouverte, trous bouchés) de min_area à max_area de l'image, son
+    centre dans la partie haute (top_share) et le tiers à 60 % du milieu en largeur, à peu près
+    ovale (hauteur/largeur de 0,8 à 2,4, remplissage d'au moins 45 % de sa boîte), qui ne touche
+    ni les bords gauche, droit ou bas. Il faut en plus que le premier plan, une demi-hauteur de
+    visage sous lui, soit au moins `shoulders` fois plus large que lui (les épaules). Le plus grand
+    candidat est gardé.
+    """
+    foreground = np.asarray(foreground, dtype=bool)
+    h, w = foreground.shape
+    skin = ndi.binary_fill_holes(ndi.binary_opening(skin_mask(rgb), iterations=1))
+    labels, count = ndi.label(skin)
+    best, best_area = None, 0
+    for index, box in enumerate(ndi.find_objects(labels), start=1):
+        rows, cols = box
+        area = int((labels[box] == index).sum())
+        box_h, box_w = rows.stop - rows.start, cols.stop - cols.start
+        centre_y, centre_x = (rows.start + rows.stop) / 2, (cols.start + cols.stop) / 2
+        if not (min_area * h * w <= area <= max_area * h * w):
+            continue
+        if centre_y > top_share * h or not (0.2 * w <= centre_x <= 0.8 * w):
+            continue
+        if not (0.8 <= box_h / box_w <= 2.4) or area < 0.45 * box_h * box_w:
+            continue
+        if cols.start == 0 or cols.stop == w or rows.stop == h:
+            continue
+        below = min(h - 1, rows.stop + box_h // 2)
+        if foreground[below].sum() < shoulders * box_w:
+            continue
+        if area > best_area:
+            best, best_area = Face(rows.start, rows.stop, cols.start, cols.stop), area
+    return best
+
+
+def worn_garment_mask(rgb, foreground, face, iterations=4):
+    """Le vêtement porté sous le visage : masque booléen (h, w).
+
+    Buste : les lignes de premier plan du menton à 1,2 hauteur de visage plus bas, sans la peau.
+    GrabCut est relancé avec : fond sûr hors du premier plan, au-dessus du menton et sur la peau
+    (bras, cou, jambes) ; vêtement sûr au cœur du buste ; vêtement probable dans le reste du buste ;
+    fond probable ailleurs dans le premier plan (un jean, un sac). Ce qui est relié au buste est
+    gardé, trous bouchés. Sans buste exploitable : le premier plan sous le menton, sans la peau.
+    """
+    foreground = np.asarray(foreground, dtype=bool)
+    h, w = foreground.shape
+    skin = ndi.binary_dilation(skin_mask(rgb), iterations=1)
+    chin = face.bottom                                  # le cou, s'il est nu, fait partie du visage
+    below_chin = np.zeros((h, w), dtype=bool)
+    below_chin[chin:] = True
+    band = np.zeros((h, w), dtype=bool)
+    band[chin:min(h, chin + face.height * 6 // 5)] = True
+    band &= foreground & ~skin
+    fallback = foreground & below_chin & ~skin
+    core = ndi.binary_erosion(band, iterations=2)
+    if core.sum() < 20 or fallback.sum() < 0.02 * h * w:
+        return fallback if fallback.any() else foreground
+
+    mask = np.full((h, w), cv2.GC_BGD, dtype=np.uint8)
+    mask[foreground & below_chin] = cv2.GC_PR_BGD
+    mask[band] = cv2.GC_PR_FGD
+    mask[core] = cv2.GC_FGD
+    mask[skin | ~below_chin] = cv2.GC_BGD
+    data = np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8)[:, :, ::-1])
+    cv2.setRNGSeed(0)
+    try:
+        cv2.grabCut(data, mask, None, np.zeros((1, 65)), np.zeros((1, 65)), iterations, cv2.GC_INIT_WITH_MASK)
+    except cv2.error:
+        return fallback
+    garment = ndi.binary_opening((mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD), iterations=1)
+    labels, _ = ndi.label(garment)
+    touching = np.unique(labels[band & garment])
+    garment = ndi.binary_fill_holes(np.isin(labels, touching[touching > 0]))
+    return garment if garment.sum() >= 0.5 * core.sum() else fallback
+
+
+def points_right(mask, min_aspect=1.25, ratio=1.15):
+    """True si l'objet du masque est couché (largeur >= min_aspect × hauteur) et plus haut à gauche
+    qu'à droite (moyenne des hauteurs de colonnes du tiers gauche > ratio × celle du tiers droit) :
+    une chaussure vue de côté, tige ou talon à gauche, qui pointe donc vers la droite."""
+    mask = np.asarray(mask, dtype=bool)
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:
+        return False
+    height, width = rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1
+    if width < min_aspect * height or width < 6:
+        return False
+    heights = mask[:, cols[0]:cols[-1] + 1].sum(axis=0)
+    third = width // 3
+    return bool(heights[:third].mean() > ratio * heights[-third:].mean())
+
+
+def point_left(intensity, mask):
+    """(intensité, masque) retournés de gauche à droite si l'objet pointe vers la droite
+    (points_right), tels quels sinon : Fashion-MNIST n'a que des chaussures tournées vers la gauche."""
+    if points_right(mask):
+        return np.ascontiguousarray(np.asarray(intensity)[:, ::-1]), np.ascontiguousarray(np.asarray(mask)[:, ::-1])
+    return intensity, mask
