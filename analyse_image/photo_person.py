@@ -4,8 +4,9 @@ Fashion-MNIST ne montre que des vêtements seuls, chaussures pointées vers la g
 de boutique, un haut est porté : visage, cheveux, bras et jean sont dans le cadre, et GrabCut
 (photo_preparation.foreground_mask) les garde avec le vêtement. Ici, sans rien télécharger :
 - find_face : un visage, c'est-à-dire une tache de couleur de peau (modèle YCrCb) de la taille d'un
-  visage, en haut et au milieu de la photo, avec sous elle un premier plan plus large (les épaules) ;
-  un sol ou un lit couleur peau, trop grand ou collé aux bords, n'en est pas un ;
+  visage, en haut et au milieu de la photo, qui dépasse du premier plan (la tête au-dessus des
+  épaules) ; un sol ou un lit couleur peau, trop grand ou collé aux bords, ou une tache couleur peau
+  dans un motif, entourée de tissu, n'en est pas un ;
 - worn_garment_mask : la personne trouvée, on ne garde que le vêtement montré, celui du buste sous
   le visage, par un second GrabCut amorcé par ce buste (tête, peau et fond écartés) ;
 - points_right / point_left : une chaussure vue de côté dont la partie haute (tige, talon) est à
@@ -49,15 +50,17 @@ def skin_mask(rgb):
             & (SKIN_CB[0] <= cb) & (cb <= SKIN_CB[1]))
 
 
-def find_face(rgb, foreground, min_area=0.002, max_area=0.08, top_share=0.45, shoulders=1.6):
+def find_face(rgb, foreground, min_area=0.006, max_area=0.08, top_share=0.45, shoulders=1.6, head=1.8):
     """Le visage d'une personne qui porte le vêtement, ou None.
 
     Candidat : une tache de peau (ouverte, trous bouchés) de min_area à max_area de l'image, son
     centre dans la partie haute (top_share) et le tiers à 60 % du milieu en largeur, à peu près
     ovale (hauteur/largeur de 0,8 à 2,4, remplissage d'au moins 45 % de sa boîte), qui ne touche
-    ni les bords gauche, droit ou bas. Il faut en plus que le premier plan, une demi-hauteur de
-    visage sous lui, soit au moins `shoulders` fois plus large que lui (les épaules). Le plus grand
-    candidat est gardé.
+    ni les bords gauche, droit ou bas, et au moins aux deux tiers dans le premier plan. La tête
+    dépasse des épaules : à mi-hauteur du visage, le premier plan est au plus `head` fois plus large
+    que lui (une tache couleur peau dans un motif ou un tissu est entourée de vêtement), et une
+    demi-hauteur de visage sous lui, au moins `shoulders` fois plus large. Le plus grand candidat
+    est gardé.
     """
     foreground = np.asarray(foreground, dtype=bool)
     h, w = foreground.shape
@@ -66,7 +69,8 @@ def find_face(rgb, foreground, min_area=0.002, max_area=0.08, top_share=0.45, sh
     best, best_area = None, 0
     for index, box in enumerate(ndi.find_objects(labels), start=1):
         rows, cols = box
-        area = int((labels[box] == index).sum())
+        blob = labels[box] == index
+        area = int(blob.sum())
         box_h, box_w = rows.stop - rows.start, cols.stop - cols.start
         centre_y, centre_x = (rows.start + rows.stop) / 2, (cols.start + cols.stop) / 2
         if not (min_area * h * w <= area <= max_area * h * w):
@@ -77,8 +81,11 @@ def find_face(rgb, foreground, min_area=0.002, max_area=0.08, top_share=0.45, sh
             continue
         if cols.start == 0 or cols.stop == w or rows.stop == h:
             continue
+        if foreground[box][blob].sum() < 2 / 3 * area:
+            continue
+        middle = (rows.start + rows.stop) // 2
         below = min(h - 1, rows.stop + box_h // 2)
-        if foreground[below].sum() < shoulders * box_w:
+        if foreground[middle].sum() > head * box_w or foreground[below].sum() < shoulders * box_w:
             continue
         if area > best_area:
             best, best_area = Face(rows.start, rows.stop, cols.start, cols.stop), area

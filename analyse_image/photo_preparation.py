@@ -280,6 +280,30 @@ def prepare_lab(image_path, **kwargs):
     return load_and_preprocess_image(image_path, **kwargs)[0, :, :, 0]
 
 
+def region_picture(image_path, preparation="premier_plan", work_size=160, max_pixels=DEFAULT_MAX_PIXELS):
+    """La photo (réduite à work_size pixels, RGB) où ce que la préparation ne donne pas au modèle
+    est assombri et grisé : le masque du vêtement pour « premier_plan » et « vetement_seul », la
+    boîte rognée pour « fashion_mnist », toute la photo pour « labo »."""
+    if preparation in ("premier_plan", "vetement_seul"):
+        small, mask, _ = garment_region(image_path, work_size=work_size, worn=preparation == "vetement_seul",
+                                        max_pixels=max_pixels)
+        small = small.convert("RGB")
+    else:
+        small = ImageOps.contain(convert_to_rgb(open_photo_upright(image_path, max_pixels=max_pixels)),
+                                 (work_size, work_size), Image.Resampling.BILINEAR)
+        mask = np.ones((small.height, small.width), dtype=bool)
+        if preparation == "fashion_mnist":
+            left, top, right, bottom = trim_box(np.asarray(small.convert("L")))
+            mask[:] = False
+            mask[top:bottom, left:right] = True
+    rgb = np.asarray(small, dtype=np.float32)
+    dimmed = 0.15 * rgb + 0.2 * rgb.mean(axis=2, keepdims=True)
+    edge = mask & ~ndi.binary_erosion(mask, iterations=1)
+    out = np.where(mask[..., None], rgb, dimmed)
+    out[edge] = (255, 200, 0)
+    return Image.fromarray(out.astype(np.uint8))
+
+
 #: Les préparations de photos : nom -> fonction(chemin) -> tableau (28, 28) dans [0, 1].
 PREPARATIONS = {
     "labo": prepare_lab,

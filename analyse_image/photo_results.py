@@ -29,16 +29,18 @@ def display_name(path):
     return "".join(ch if ch in known else "?" for ch in readable_name(path))
 
 
-def plot_photo_predictions(paths, batch, probabilities, names=fu.NOMS_COURTS, expected=None):
-    """Pour chaque photo, une ligne : la photo, l'image 28 × 28 vue par le modèle, ses probabilités."""
+def plot_photo_predictions(paths, batch, probabilities, names=fu.NOMS_COURTS, expected=None, regions=None):
+    """Pour chaque photo, une ligne : la photo (ou, si regions est donné, l'image de la région donnée
+    au modèle, photo_preparation.region_picture), l'image 28 × 28 vue par le modèle, ses probabilités."""
     n = len(paths)
     fig, axes = plt.subplots(n, 3, figsize=(11, 2.6 * n), squeeze=False,
                              gridspec_kw={"width_ratios": [1, 1, 2.2]})
     for row, (path, image, proba) in enumerate(zip(paths, batch, probabilities)):
         ax_photo, ax_input, ax_bars = axes[row]
         predicted = int(np.argmax(proba))
-        ax_photo.imshow(thumbnail_for_display(path))
-        ax_photo.set_title(display_name(path), fontsize=9)
+        ax_photo.imshow(thumbnail_for_display(path) if regions is None else regions[row])
+        ax_photo.set_title(display_name(path) if regions is None else f"{display_name(path)}\n(région gardée encadrée)",
+                           fontsize=9)
         ax_input.imshow(np.asarray(image).reshape(fu.IMAGE_SIZE, fu.IMAGE_SIZE), cmap="gray", vmin=0, vmax=1)
         ax_input.set_title("ce que voit le modèle (28 × 28)", fontsize=9)
         for ax in (ax_photo, ax_input):

@@ -544,3 +544,19 @@ def test_prepare_photos_says_no_garment_was_found_on_a_uniform_photo(tmp_path, v
         _, ok, failures = photo_preparation.prepare_photos([uniform, good], preparation)
         assert ok == [good], preparation
         assert len(failures) == 1 and failures[0].message.startswith("Aucun vêtement trouvé sur « unie.png »")
+
+
+def test_region_picture_shows_what_the_model_is_given(tmp_path):
+    path = tmp_path / "veste.png"
+    block_image(size=(120, 160), box=(30, 40, 90, 120), fg=(40, 40, 40), bg=(230, 230, 230), mode="RGB").save(path)
+    kept = photo_preparation.region_picture(path, "premier_plan")
+    assert kept.size == (120, 160)
+    pixels = np.asarray(kept).astype(int)
+    assert (pixels[80, 60] == 40).all()                        # le vêtement, tel quel
+    assert (pixels[5, 5] < 0.5 * 230).all()                    # le fond, assombri
+    assert (pixels[40:121, 30:91] == (255, 200, 0)).all(axis=2).any()   # le bord de la région, en couleur
+    whole = np.asarray(photo_preparation.region_picture(path, "labo")).astype(int)
+    assert (whole[5:-5, 5:-5] == pixels[5:-5, 5:-5]).all(axis=2).mean() < 0.5
+    assert (whole[5, 5] == 230).all()                          # le labo garde toute la photo
+    trimmed = np.asarray(photo_preparation.region_picture(path, "fashion_mnist")).astype(int)
+    assert (trimmed[5, 5] < 0.5 * 230).all() and (trimmed[80, 60] == 40).all()

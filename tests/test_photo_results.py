@@ -86,6 +86,16 @@ def test_plot_photo_predictions_titles_and_colours(tmp_path, no_show):
     assert [bar.get_width() for bar in axes[1, 2].patches] == pytest.approx(probabilities[1] * 100)
 
 
+def test_plot_photo_predictions_can_show_the_region_given_to_the_model(tmp_path, no_show):
+    paths = photo_files_in(tmp_path, ["a.png"])
+    region = photo_preparation.region_picture(paths[0], "premier_plan")
+    fig = photo_results.plot_photo_predictions(paths, np.zeros((1, 28, 28, 1), np.float32), np.eye(10)[[2]],
+                                               regions=[region])
+    photo_axis = fig.axes[0]
+    assert photo_axis.get_title() == "a.png\n(région gardée encadrée)"
+    np.testing.assert_array_equal(photo_axis.get_images()[0].get_array(), np.asarray(region))
+
+
 def test_plot_pipeline_comparison_one_column_per_preparation(tmp_path, no_show):
     paths = photo_files_in(tmp_path, ["a.png"])
     batch = np.zeros((1, 28, 28, 1), np.float32)
