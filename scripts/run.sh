@@ -35,7 +35,7 @@ measure_photos() {  # measure_photos : écrit modele/bench_photos.json
     python scripts/bench_photos.py --photos "$photos_ref" \
         --model analyse_image/modele/modele --model analyse_image/modele/modele_photos \
         --model analyse_image/modele/modele_photos_affine \
-        --pipeline labo --pipeline fashion_mnist --pipeline premier_plan --split dev --split holdout \
+        --pipeline labo --pipeline fashion_mnist --pipeline premier_plan --pipeline vetement_seul --split dev --split holdout \
         --output analyse_image/modele/bench_photos.json
 }
 no_photos="Pas de dossier $photos_ref (photos rangées par classe ; variable PHOTOS_REFERENCE)"

@@ -1,0 +1,107 @@
+"""Banc d'essai des vêtements portés : des hauts de photos-dev « portés » par une silhouette dessinée.
+
+Aucun jeu de photos de vêtements portés n'est fourni au projet. Pour chaque photo de haut (T-shirt,
+pull, robe, manteau, chemise) de la partie choisie : le vêtement est détouré par GrabCut
+(photo_preparation.garment_region), posé sur le buste de la silhouette de worn_figures.py (visage,
+cheveux, bras nus, jean, fond blanc de photo de boutique), puis classé. Trois mesures par classe :
+la photo d'origine (« premier_plan »), le vêtement porté préparé par « premier_plan » (la silhouette
+reste dans l'image), et par « vetement_seul » (la silhouette retirée). S'y ajoute la part des photos
+d'origine où find_face croit voir une personne (fausses alertes : photos-dev n'a que des vêtements
+à plat ou sur cintre).
+
+    python scripts/bench_worn.py --per-class 40 --split holdout
+"""
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "analyse_image"))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import bench_photos  # noqa: E402
+import fashion_utils as fu  # noqa: E402
+import photo_files  # noqa: E402
+import photo_person  # noqa: E402
+import photo_preparation  # noqa: E402
+import worn_figures  # noqa: E402
+
+TOPS = (0, 2, 3, 4, 6)          # T-shirt/haut, pull, robe, manteau, chemise
+
+
+def cut_out_garment(path):
+    """Le vêtement d'une photo, détouré (RGBA, transparent hors du masque GrabCut), recadré."""
+    small, mask, _ = photo_preparation.garment_region(path)
+    rgba = np.dstack([np.asarray(small.convert("RGB")), (mask * 255).astype(np.uint8)])
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    return Image.fromarray(rgba[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1], "RGBA")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--photos", default=str(bench_photos.DEFAULT_PHOTOS))
+    parser.add_argument("--model", default=str(ROOT / "analyse_image" / "modele" / "modele_photos_affine"))
+    parser.add_argument("--split", default="holdout", choices=photo_files.SPLITS)
+    parser.add_argument("--per-class", type=int, default=40, help="photos par classe au plus (40)")
+    parser.add_argument("--save-examples", metavar="PNG", help="quelques silhouettes et ce que voit le modèle")
+    args = parser.parse_args(argv)
+
+    entries, _ = photo_files.collect_photos(args.photos, args.split)
+    chosen = []
+    for label in TOPS:
+        chosen += [(path, c) for path, c in entries if c == label][:args.per_class]
+    model = bench_photos.load_model(args.model)
+    print(f"{len(chosen)} photos de hauts ({args.split}), modèle {Path(args.model).name}", flush=True)
+
+    with tempfile.TemporaryDirectory(prefix="bench_worn_") as folder:
+        worn_entries, kept, alarms = [], [], 0
+        for i, (path, label) in enumerate(chosen):
+            try:
+                small, mask, _ = photo_preparation.garment_region(path)
+                alarms += photo_person.find_face(np.asarray(small.convert("RGB")), mask) is not None
+                image, _ = worn_figures.person_wearing(cut_out_garment(path))
+            except Exception as exc:  # noqa: BLE001 - une photo ratée n'arrête pas le banc
+                print(f"  {path.name} : {type(exc).__name__} : {exc}")
+                continue
+            worn_path = Path(folder) / f"porte_{i:04d}.png"
+            image.save(worn_path)
+            worn_entries.append((worn_path, label))
+            kept.append((path, label))
+        cases = {"photo d'origine, premier_plan": (kept, "premier_plan"),
+                 "portée, premier_plan": (worn_entries, "premier_plan"),
+                 "portée, vetement_seul": (worn_entries, "vetement_seul")}
+        rows = {}
+        for name, (case_entries, preparation) in cases.items():
+            images, ok, _ = bench_photos.prepare_entries(case_entries, preparation)
+            predicted = fu.predict_labels(model, images[..., None])[1] if len(images) else []
+            y_true = np.array([label for _, label in case_entries])
+            y_pred = bench_photos.predictions_with_failures(len(case_entries), ok, predicted)
+            rows[name] = bench_photos.score_predictions(y_true, y_pred)
+        detected = sum(photo_person.find_face(np.asarray(s.convert("RGB")), m) is not None
+                       for s, m, _ in (photo_preparation.garment_region(p) for p, _ in worn_entries))
+        if args.save_examples:
+            examples = [Image.open(p).convert("L").resize((112, 112)) for p, _ in worn_entries[::max(1, len(worn_entries) // 8)][:8]]
+            seen = [Image.fromarray((photo_preparation.prepare_garment(p) * 255).astype(np.uint8)).resize((112, 112), 0)
+                    for p, _ in worn_entries[::max(1, len(worn_entries) // 8)][:8]]
+            sheet = Image.new("L", (112 * len(examples), 224))
+            for j, (a, b) in enumerate(zip(examples, seen)):
+                sheet.paste(a, (112 * j, 0))
+                sheet.paste(b, (112 * j, 112))
+            sheet.save(args.save_examples)
+
+    names = [fu.NOMS_COURTS[c] for c in TOPS]
+    print(f"\nPersonne trouvée : {detected} silhouettes sur {len(worn_entries)} ; "
+          f"{alarms} photos d'origine sur {len(kept)} (fausses alertes)")
+    print(f"\n{'mesure':32} " + " ".join(f"{n[:9]:>9}" for n in names) + f" {'équilibrée':>10}")
+    for name, scores in rows.items():
+        per_class = " ".join(f"{scores.per_class.get(c, float('nan')):9.2f}" for c in TOPS)
+        print(f"{name:32} {per_class} {scores.balanced_accuracy:10.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
