@@ -62,3 +62,25 @@ def lab_augmented_batches(images, labels, batch_size=256, seed=13, **transform_r
         return keras.ops.image.affine_transform(x, transforms, fill_mode="nearest"), y
 
     return shuffled_batches(images, labels, augment, batch_size=batch_size, seed=seed)
+
+
+class LabAugmentation(keras.layers.Layer):
+    """Les transformations de l'ImageDataGenerator du labo comme première couche du réseau : actives
+    seulement pendant l'apprentissage, calculées dans le pas d'apprentissage, sur les mêmes fils que
+    lui (un pipeline tf.data à côté lui dispute les deux cœurs)."""
+
+    def __init__(self, rotation=8, shift=0.08, shear=0.3, zoom=0.08, **kwargs):
+        super().__init__(**kwargs)
+        self.ranges = {"rotation": rotation, "shift": shift, "shear": shear, "zoom": zoom}
+
+    def call(self, images, training=False):
+        if not training:
+            return images
+        transforms = random_affine_transforms(tf.shape(images)[0], **self.ranges)
+        return keras.ops.image.affine_transform(images, transforms, fill_mode="nearest")
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), **self.ranges}

@@ -19,6 +19,7 @@ Configurations (réseau, lots de 256 et nombre d'époques du labo) :
     4conv-tfdata    le même, lots fournis par un pipeline tf.data (mélange, lots, prefetch)
     4conv-nchw      le même, canaux en premier (data_format="channels_first")
     simple-apres-idg  simple, mesuré dans un processus qui vient de faire un fit() ImageDataGenerator
+    rapide-modele   1 convolution, les mêmes transformations dans le réseau (fast_augmentation.LabAugmentation)
     rapide-apres-idg  rapide, idem : l'enchaînement du carnet (la voie rapide y suit l'augmentation
                       du labo), pour voir si ce qui précède ralentit ce qui suit
 
@@ -64,6 +65,8 @@ CONFIGS = {
             "description": "labo, 1 convolution, ImageDataGenerator"},
     "rapide": {"network": "1conv", "pipeline": "rapide", "base": "simple",
                "description": "1 convolution, voie rapide (tf.data)"},
+    "rapide-modele": {"network": "1conv", "pipeline": "couche", "base": "simple",
+                      "description": "1 convolution, augmentation dans le réseau"},
     "4conv": {"network": "4conv", "pipeline": "simple", "base": "simple",
               "description": "labo, 4 convolutions, sans augmentation"},
     "4conv-spe": {"network": "4conv", "pipeline": "simple", "base": "4conv", "lever": "spe",
@@ -152,10 +155,14 @@ def summarize_run(raw):
     gflops = None
     if flops and seconds > 0:
         gflops = raw["images_per_epoch"] * TRAINING_FLOPS_FACTOR * flops / seconds / 1e9
+    probes = raw.get("probe_seconds") or []
+    probe = statistics.mean(probes) if probes else None
     return {"config": raw["config"], "round": raw.get("round", 0), "epochs": epochs,
             "train": train, "ms_per_step": 1000 * seconds / raw["steps_per_epoch"],
             "steps_per_epoch": raw["steps_per_epoch"], "gflops": gflops,
-            "accuracy": raw["test_accuracy"]}
+            "accuracy": raw["test_accuracy"], "probe": probe,
+            "probes_per_epoch": epochs["median"] / probe if probe else None,
+            "speed_changed": bool(probes) and max(probes) > 1.15 * min(probes)}
 
 
 def ratio(value, reference):
@@ -190,6 +197,7 @@ def summarize_configs(raw_runs, configs=CONFIGS):
             if partner:
                 per_round.append(ratio(run["epochs"]["median"], partner[0]["epochs"]["median"]))
         gflops = [run["gflops"] for run in by_config[name] if run["gflops"] is not None]
+        normalized = [run["probes_per_epoch"] for run in by_config[name] if run.get("probes_per_epoch")]
         rows.append({
             "config": name, "description": spec.get("description", name), "network": spec.get("network"),
             "base": base, **steady[name],
@@ -198,8 +206,13 @@ def summarize_configs(raw_runs, configs=CONFIGS):
             "ms_per_step": statistics.median(run["ms_per_step"] for run in by_config[name]),
             "steps_per_epoch": by_config[name][0]["steps_per_epoch"],
             "accuracy": statistics.mean(run["accuracy"] for run in by_config[name]),
+            "probes_per_epoch": statistics.median(normalized) if normalized else None,
+            "speed_changed": any(run.get("speed_changed") for run in by_config[name]),
             "gflops": statistics.median(gflops) if gflops else None,
         })
+    cost = {row["config"]: row["probes_per_epoch"] for row in rows}
+    for row in rows:
+        row["ratio_normalized"] = ratio(row["probes_per_epoch"], cost.get(row["base"]))
     return rows
 
 
@@ -256,8 +269,8 @@ def read_cpu_peak():
 def format_table(rows, peak=None):
     """Le tableau des configurations (une ligne chacune), en texte."""
     with_rounds = any(len(row["ratio_per_round"]) > 1 for row in rows)
-    header = (f"{'configuration':15} {'s/époque':>9} {'min–max':>13} {'rapport':>8} {'réf.':>7} "
-              f"{'ms/pas':>8} {'pas':>4} {'précision':>9} {'GFLOP/s':>8}")
+    header = (f"{'configuration':15} {'s/époque':>9} {'min–max':>13} {'rapport':>8} {'sondes':>7} "
+              f"{'rapport':>8} {'réf.':>7} {'ms/pas':>8} {'pas':>4} {'précision':>9} {'GFLOP/s':>8}")
     if with_rounds:
         header += "  rapport par tour"
     lines = [header]
@@ -269,9 +282,12 @@ def format_table(rows, peak=None):
             gflops = f"{row['gflops']:.1f}"
             if peak and peak.get("gflops"):
                 gflops += f" ({100 * row['gflops'] / peak['gflops']:.0f} %)"
+        probes = f"{row['probes_per_epoch']:7.1f}" if row.get("probes_per_epoch") else f"{'—':>7}"
+        normalized = f"{row['ratio_normalized']:7.2f}x" if row.get("ratio_normalized") else f"{'—':>8}"
         line = (f"{row['config']:15} {row['median']:9.2f} {row['min']:6.2f}–{row['max']:<6.2f} "
-                f"{ratio_text} {base:>7} {row['ms_per_step']:8.0f} {row['steps_per_epoch']:4d} "
-                f"{row['accuracy']:9.4f} {gflops:>8}")
+                f"{ratio_text} {probes} {normalized} {base:>7} {row['ms_per_step']:8.0f} "
+                f"{row['steps_per_epoch']:4d} {row['accuracy']:9.4f} {gflops:>8}"
+                + (" *" if row.get("speed_changed") else ""))
         if with_rounds:
             line += "  " + " ".join(f"{r:.2f}x" for r in row["ratio_per_round"])
         lines.append(line)
@@ -317,6 +333,24 @@ def channels_first_copy(model):
         if layer["class_name"] == "Flatten":
             channels_axis_is_1 = False
     return keras.Sequential.from_config(config)
+
+
+def speed_probe(repeats=3, size=768, products=12):
+    """Durée (la plus courte de `repeats`) d'un calcul fixe de TensorFlow : `products` produits de
+    matrices size × size, sur les mêmes fils que l'apprentissage. Elle suit la vitesse de la machine
+    à cet instant : une époque divisée par elle ne dépend plus de ses sauts de vitesse."""
+    import tensorflow as tf
+
+    matrix = tf.random.stateless_normal((size, size), seed=(1, 2))
+    durations = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        product = matrix
+        for _ in range(products):
+            product = tf.linalg.matmul(matrix, product) * 1e-3
+        float(tf.reduce_sum(product))            # attendre la fin du calcul
+        durations.append(time.perf_counter() - start)
+    return min(durations)
 
 
 def fit_with_image_data_generator(model, X_app, y_app, X_val, y_val, epochs, callbacks=()):
@@ -372,6 +406,9 @@ def run_worker(config, args):
 
     keras.utils.set_random_seed(SEED)
     model = fu.build_cnn_1conv() if spec["network"] == "1conv" else fu.build_cnn_4conv()
+    if spec["pipeline"] == "couche":
+        model = fu.compile_model(keras.Sequential([keras.Input(fu.INPUT_SHAPE), fast_augmentation.LabAugmentation(),
+                                                   model]))
     if lever == "nchw":
         model = fu.compile_model(channels_first_copy(model))
         X_app, X_val, X_test = (np.transpose(x, (0, 3, 1, 2)) for x in (X_app, X_val, X_test))
@@ -402,6 +439,8 @@ def run_worker(config, args):
             self.train_seconds.append((self.last_batch_end or end) - self.start)
 
     timer = EpochTimer()
+    speed_probe(repeats=1)                                   # premier appel : construction, non compté
+    probe_before = speed_probe()
     if spec["pipeline"] == "idg":
         steps = fit_with_image_data_generator(model, X_app, y_app, X_val, y_val, args.epochs, [timer])
         images_per_epoch = steps * BATCH_SIZE
@@ -421,6 +460,7 @@ def run_worker(config, args):
         steps, images_per_epoch = math.ceil(len(X_app) / BATCH_SIZE), len(X_app)
         model.fit(X_app, y_app, batch_size=BATCH_SIZE, epochs=args.epochs, verbose=0,
                   validation_data=(X_val, y_val), callbacks=[timer])
+    probe_after = speed_probe()
     _, accuracy = model.evaluate(X_test, y_test, verbose=0)
 
     return {
@@ -429,6 +469,7 @@ def run_worker(config, args):
         "epoch_seconds": timer.epoch_seconds, "train_seconds": timer.train_seconds,
         "steps_per_epoch": steps, "images_per_epoch": images_per_epoch,
         "test_accuracy": float(accuracy), "forward_flops_per_image": forward_flops_per_image(model),
+        "probe_seconds": [probe_before, probe_after],
         "loading_seconds": loading_seconds,
         "steps_per_execution": steps_per_execution, "jit_compile": bool(model.jit_compile),
         "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
@@ -537,9 +578,10 @@ def main(argv=None):
                 continue
             raw_runs.append(raw)
             summary = summarize_run(raw)
+            probes = " / ".join(f"{p:.3f}" for p in raw.get("probe_seconds", []))
             print(f"  [tour {round_index + 1}/{args.repeat}] {config} : {summary['epochs']['median']:.2f} s/époque "
                   f"(médiane de {summary['epochs']['n']}), précision {summary['accuracy']:.4f}, "
-                  f"processus {raw['process_seconds']:.0f} s", flush=True)
+                  f"sonde avant / après {probes} s, processus {raw['process_seconds']:.0f} s", flush=True)
     if not raw_runs:
         print("Aucune mesure.")
         return 1
@@ -560,6 +602,10 @@ def main(argv=None):
                   f"{TRAINING_FLOPS_FACTOR * flops[network] * BATCH_SIZE / 1e9:.2f} GFLOP par pas de {BATCH_SIZE}")
     print("s/époque : médiane des époques (validation comprise) ; rapport : des médianes, mesurées dans "
           "cette invocation, à la configuration « réf. » ; ms/pas et GFLOP/s : partie apprentissage seule")
+    print("sondes : une époque en durées d'un calcul fixe mesuré dans le même processus avant et après "
+          "l'apprentissage (speed_probe) ; le second rapport, sur ces époques en sondes, ne dépend pas des sauts "
+          "de vitesse de la machine d'un processus à l'autre ; * : la vitesse a changé de plus de 15 % "
+          "pendant la mesure")
     print()
     print(format_table(rows, peak))
     failed = [config for config in configs if config not in {row["config"] for row in rows}]

@@ -74,10 +74,30 @@ def test_steady_stats_drop_the_first_epoch():
         bench.steady_stats([])
 
 
-def fake_run(config, epochs, round_index=0, accuracy=0.8, steps=2, images=500, flops=None):
-    return {"config": config, "round": round_index, "epoch_seconds": epochs,
-            "train_seconds": [e - 1 for e in epochs], "steps_per_epoch": steps,
-            "images_per_epoch": images, "test_accuracy": accuracy, "forward_flops_per_image": flops}
+def fake_run(config, epochs, round_index=0, accuracy=0.8, steps=2, images=500, flops=None, probes=None):
+    run = {"config": config, "round": round_index, "epoch_seconds": epochs,
+           "train_seconds": [e - 1 for e in epochs], "steps_per_epoch": steps,
+           "images_per_epoch": images, "test_accuracy": accuracy, "forward_flops_per_image": flops}
+    if probes is not None:
+        run["probe_seconds"] = probes
+    return run
+
+
+def test_speed_probes_cancel_a_machine_that_halves_its_speed_between_processes():
+    # rapide coûte vraiment 0,9 fois simple ; la machine ralentit de moitié entre les deux processus
+    runs = [fake_run("simple", [30, 10, 10, 10], probes=[0.2, 0.2]),
+            fake_run("rapide", [30, 18, 18, 18], probes=[0.4, 0.4]),
+            fake_run("idg", [50, 30, 30, 30], probes=[0.2, 0.26])]            # a changé pendant la mesure
+    rows = {row["config"]: row for row in bench.summarize_configs(runs)}
+    assert rows["rapide"]["ratio"] == pytest.approx(1.8)                      # les secondes trompent
+    assert rows["rapide"]["probes_per_epoch"] == pytest.approx(45)
+    assert rows["rapide"]["ratio_normalized"] == pytest.approx(0.9)           # les sondes, non
+    assert rows["idg"]["ratio_normalized"] == pytest.approx((30 / 0.23) / 50)
+    assert rows["idg"]["speed_changed"] and not rows["rapide"]["speed_changed"]
+    table = bench.format_table(list(rows.values()))
+    assert "0.90x" in table and table.splitlines()[3].endswith(" *")
+    # sans sondes (mesures d'avant), pas de rapport normalisé inventé
+    assert bench.summarize_configs([fake_run("simple", [3, 2, 2])])[0]["ratio_normalized"] is None
 
 
 def test_summarize_run_ms_per_step_and_gflops():

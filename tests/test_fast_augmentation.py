@@ -1,5 +1,7 @@
 """Tests de l'augmentation du labo faite par lots entiers (tf.data + keras.ops.image.affine_transform)."""
+import fashion_utils as fu
 import fast_augmentation as fa
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -68,3 +70,18 @@ def test_shuffled_batches_applies_the_transform_to_every_batch():
     ys = np.concatenate([y for _, y in batches])
     np.testing.assert_array_equal(xs, ys * 10)               # images et labels restent ensemble
     assert sorted(ys.tolist()) == list(range(10)) and ys.tolist() != list(range(10))
+
+
+def test_augmentation_layer_changes_images_only_while_learning():
+    images = np.zeros((4, 28, 28, 1), np.float32)
+    images[:, 8:20, 10:18] = 1.0
+    layer = fa.LabAugmentation()
+    np.testing.assert_array_equal(np.asarray(layer(images, training=False)), images)
+    augmented = np.asarray(layer(images, training=True))
+    assert augmented.shape == images.shape and not np.allclose(augmented, images)
+    assert abs(augmented.sum() - images.sum()) < 0.25 * images.sum()        # déplacées, pas effacées
+    network = fu.build_cnn_1conv()
+    wrapped = keras.Sequential([keras.Input(fu.INPUT_SHAPE), layer, network])
+    assert wrapped.count_params() == network.count_params() == 693_962       # aucun poids en plus
+    np.testing.assert_allclose(wrapped.predict(images, verbose=0), network.predict(images, verbose=0), atol=1e-6)
+    assert fa.LabAugmentation.from_config(layer.get_config()).ranges == layer.ranges
