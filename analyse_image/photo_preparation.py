@@ -9,6 +9,8 @@ Quatre préparations (PREPARATIONS) :
 - « vetement_seul » : premier_plan, plus le vêtement seul quand une personne le porte et les
   chaussures tournées vers la gauche (photo_person).
 """
+import concurrent.futures
+import multiprocessing
 import os
 from pathlib import Path
 from typing import NamedTuple
@@ -17,6 +19,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps
 from scipy import ndimage as ndi
+from tqdm.auto import tqdm
 
 import photo_cache
 import photo_person
@@ -315,7 +318,7 @@ PREPARATIONS = {
 
 #: Version de chaque préparation, dans la clé du cache (photo_cache) : à augmenter quand une
 #: préparation ou une fonction qu'elle appelle change ce qu'elle produit.
-PREPARATION_VERSIONS = {"labo": 1, "fashion_mnist": 1, "premier_plan": 1, "vetement_seul": 1}
+PREPARATION_VERSIONS = {"labo": 1, "fashion_mnist": 1, "premier_plan": 1, "vetement_seul": 2}
 
 
 #: En deçà de cet écart entre ses pixels le plus clair et le plus sombre, une image préparée est unie.
@@ -329,54 +332,106 @@ class PhotoFailure(NamedTuple):
     message: str         # en français, avec le nom du fichier
 
 
-def prepare_photos(paths, preparation="labo", cache=True, **kwargs):
+#: À partir de ce nombre de photos à préparer (hors cache), elles sont préparées en parallèle, un
+#: processus par cœur : GrabCut n'occupe qu'un cœur.
+PARALLEL_FROM = 48
+
+
+def _prepare_one(task):
+    """Prépare une photo, dans ce processus ou dans un autre : ("ok", image), ("photo", message) si
+    la photo est illisible, ou ("erreur", message) si la préparation a échoué."""
+    path, preparation, kwargs = task
+    try:
+        check_photo_usable(path)
+        image = np.asarray(PREPARATIONS[preparation](path, **kwargs), dtype=np.float32)
+        return "ok", np.clip(image, 0.0, 1.0)
+    except PhotoError as exc:
+        return "photo", str(exc)
+    except Exception as exc:  # noqa: BLE001 - une préparation qui échoue sur une photo n'arrête pas les autres
+        return "erreur", f"« {path.name} » n'a pas pu être préparée ({type(exc).__name__} : {exc})."
+
+
+def available_cores():
+    """Le nombre de cœurs dont ce processus dispose."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:                       # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def _prepared(tasks, workers, progress):
+    """Les résultats de _prepare_one, dans l'ordre des tâches : en parallèle dans `workers`
+    processus neufs (« spawn », sûr à côté de TensorFlow) à partir de PARALLEL_FROM tâches, sinon ici."""
+    bar = tqdm(total=len(tasks), unit="photo", desc="Préparation des photos", disable=not progress, leave=False)
+    with bar:
+        if workers > 1 and len(tasks) >= PARALLEL_FROM:
+            context = multiprocessing.get_context("spawn")
+            with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+                results = []
+                for result in pool.map(_prepare_one, tasks, chunksize=4):
+                    results.append(result)
+                    bar.update()
+                return results
+        results = []
+        for task in tasks:
+            results.append(_prepare_one(task))
+            bar.update()
+        return results
+
+
+def prepare_photos(paths, preparation="labo", cache=True, workers=None, progress=False, **kwargs):
     """Prépare plusieurs photos ; une photo qui pose problème n'arrête pas les autres.
 
     paths : liste de chemins, ou un dossier (ses photos, via list_photos). preparation : nom d'une
     préparation de PREPARATIONS ; kwargs lui sont transmis. cache : reprendre et garder les images
     préparées dans le cache (photo_cache), pour ne pas refaire GrabCut à chaque exécution.
+    workers : processus de préparation (par défaut, un par cœur) ; progress : barre de progression.
     Renvoie (lot (n, 28, 28, 1) float32, chemins réussis, liste de PhotoFailure).
     """
     if isinstance(paths, (str, os.PathLike)):
         paths = list_photos(paths) if Path(paths).is_dir() else [paths]
-    prepare = PREPARATIONS[preparation]
+    paths = [Path(path) for path in paths]
+    if preparation not in PREPARATIONS:
+        raise ValueError(f"Préparation inconnue : « {preparation} » (connues : {', '.join(PREPARATIONS)}).")
     version = PREPARATION_VERSIONS.get(preparation)              # sans version connue, pas de cache
     folder = photo_cache.cache_folder() if cache and version is not None else None
+    results, keys = {}, {}
+    for path in paths:
+        if folder is not None and path.is_file():
+            keys[path] = photo_cache.cache_key(path, preparation, version, kwargs)
+            image = photo_cache.load_prepared(folder, keys[path])
+            if image is not None:
+                results[path] = ("ok", image)
+    missing = [path for path in paths if path not in results]
+    for path, result in zip(missing, _prepared([(path, preparation, kwargs) for path in missing],
+                                               workers or available_cores(), progress)):
+        results[path] = result
+        if result[0] == "ok" and path in keys:
+            photo_cache.store_prepared(folder, keys[path], result[1])
+
     arrays, ok_paths, failures = [], [], []
-    for path in map(Path, paths):
-        try:
-            key = image = None
-            if folder is not None and path.is_file():
-                key = photo_cache.cache_key(path, preparation, version, kwargs)
-                image = photo_cache.load_prepared(folder, key)
-            if image is None:
-                check_photo_usable(path)
-                image = np.clip(np.asarray(prepare(path, **kwargs), dtype=np.float32), 0.0, 1.0)
-                if key is not None:
-                    photo_cache.store_prepared(folder, key, image)
-        except PhotoError as exc:
-            failures.append(PhotoFailure(path, True, str(exc)))
-        except Exception as exc:  # noqa: BLE001 - une préparation qui échoue sur une photo n'arrête pas les autres
-            failures.append(PhotoFailure(path, False, f"« {path.name} » n'a pas pu être préparée "
-                                                      f"({type(exc).__name__} : {exc})."))
+    for path in paths:
+        status, value = results[path]
+        if status != "ok":
+            failures.append(PhotoFailure(path, status == "photo", value))
+        elif np.ptp(value) < UNIFORM_LEVEL:
+            failures.append(PhotoFailure(path, False, f"Aucun vêtement trouvé sur « {path.name} » : "
+                                         "l'image préparée est unie. Choisissez une photo où le vêtement se "
+                                         "détache du fond."))
         else:
-            if np.ptp(image) < UNIFORM_LEVEL:
-                failures.append(PhotoFailure(path, False, f"Aucun vêtement trouvé sur « {path.name} » : "
-                                             "l'image préparée est unie. Choisissez une photo où le vêtement se "
-                                             "détache du fond."))
-                continue
-            arrays.append(image)
+            arrays.append(value)
             ok_paths.append(path)
     size = kwargs.get("target_size", IMAGE_SIZE)
     batch = np.stack(arrays)[..., None] if arrays else np.zeros((0, size, size, 1), dtype=np.float32)
     return batch.astype(np.float32), ok_paths, failures
 
 
-def prepared_photo_split(folder, split, preparation="premier_plan", keep_out_folder=None):
+def prepared_photo_split(folder, split, preparation="premier_plan", keep_out_folder=None, progress=False):
     """La partie `split` d'un dossier de photos rangées par classe, sans les photos de keep_out_folder
-    (photos_for_fine_tuning), passée par `preparation`. Renvoie (lot (n, 28, 28, 1), classes (n,),
-    nombre de photos écartées, échecs)."""
+    (photos_for_fine_tuning), passée par `preparation` (prepare_photos : cache, en parallèle, barre
+    de progression si progress). Renvoie (lot (n, 28, 28, 1), classes (n,), nombre de photos
+    écartées, échecs)."""
     entries, n_kept_out = photos_for_fine_tuning(folder, split, keep_out_folder)
-    images, read_paths, failures = prepare_photos([path for path, _ in entries], preparation)
+    images, read_paths, failures = prepare_photos([path for path, _ in entries], preparation, progress=progress)
     label_of = dict(entries)
     return images, np.array([label_of[path] for path in read_paths], dtype=int), n_kept_out, failures

@@ -467,7 +467,7 @@ def test_prepare_photos_uses_the_named_preparation_and_clips(tmp_path, monkeypat
     assert batch.dtype == np.float32 and batch.shape == (1, 28, 28, 1)
     assert batch.max() == 1.0 and batch.min() == 0.0                 # ramené dans [0, 1]
     np.testing.assert_array_equal(batch[0, :, :, 0], 1.0 - np.eye(28))
-    with pytest.raises(KeyError):
+    with pytest.raises(ValueError, match="Préparation inconnue : « inconnue » \\(connues : labo, "):
         photo_preparation.prepare_photos([tmp_path / "une.png"], preparation="inconnue")
 
 
@@ -560,3 +560,18 @@ def test_region_picture_shows_what_the_model_is_given(tmp_path):
     assert (whole[5, 5] == 230).all()                          # le labo garde toute la photo
     trimmed = np.asarray(photo_preparation.region_picture(path, "fashion_mnist")).astype(int)
     assert (trimmed[5, 5] < 0.5 * 230).all() and (trimmed[80, 60] == 40).all()
+
+
+def test_many_photos_are_prepared_in_parallel_with_the_same_results(tmp_path):
+    paths = []
+    for i in range(photo_preparation.PARALLEL_FROM + 2):
+        path = tmp_path / f"photo_{i:02d}.png"
+        block_image(size=(60 + i, 80), box=(10, 10 + i % 7, 45, 70), fg=20 + 3 * i, bg=230).save(path)
+        paths.append(path)
+    (tmp_path / "photo_07.png").write_bytes(b"abimee")                        # une photo illisible au milieu
+    alone = photo_preparation.prepare_photos(paths, "premier_plan", cache=False, workers=1)
+    together = photo_preparation.prepare_photos(paths, "premier_plan", cache=False, workers=2, progress=True)
+    np.testing.assert_array_equal(alone[0], together[0])
+    assert alone[1] == together[1] == [path for path in paths if path.name != "photo_07.png"]
+    assert alone[2] == together[2] and [failure.path.name for failure in together[2]] == ["photo_07.png"]
+    assert together[2][0].unreadable
