@@ -58,9 +58,9 @@ def find_face(rgb, foreground, min_area=0.006, max_area=0.08, top_share=0.45, sh
     ovale (hauteur/largeur de 0,8 à 2,4, remplissage d'au moins 45 % de sa boîte), qui ne touche
     ni les bords gauche, droit ou bas, et au moins aux deux tiers dans le premier plan. La tête
     dépasse des épaules : à mi-hauteur du visage, le premier plan est au plus `head` fois plus large
-    que lui (une tache couleur peau dans un motif ou un tissu est entourée de vêtement), et une
-    demi-hauteur de visage sous lui, au moins `shoulders` fois plus large. Le plus grand candidat
-    est gardé.
+    que lui (une tache couleur peau dans un motif ou un tissu est entourée de vêtement), et sur la
+    hauteur d'un visage sous lui, au moins `shoulders` fois plus large (épaules, manches). Le plus
+    grand candidat est gardé.
     """
     foreground = np.asarray(foreground, dtype=bool)
     h, w = foreground.shape
@@ -84,8 +84,8 @@ def find_face(rgb, foreground, min_area=0.006, max_area=0.08, top_share=0.45, sh
         if foreground[box][blob].sum() < 2 / 3 * area:
             continue
         middle = (rows.start + rows.stop) // 2
-        below = min(h - 1, rows.stop + box_h // 2)
-        if foreground[middle].sum() > head * box_w or foreground[below].sum() < shoulders * box_w:
+        below = foreground[rows.stop:min(h, rows.stop + box_h)].sum(axis=1)   # les épaules, les manches
+        if foreground[middle].sum() > head * box_w or below.size == 0 or below.max() < shoulders * box_w:
             continue
         if area > best_area:
             best, best_area = Face(rows.start, rows.stop, cols.start, cols.stop), area

@@ -2,7 +2,7 @@
 aussitôt, avec la même figure que test_model.ipynb ; on peut les garder dans images/.
 
     import photo_upload
-    photo_upload.upload_box(modele, "premier_plan", "images")
+    photo_upload.upload_box(modele, "vetement_seul", "images")
 """
 import re
 import tempfile

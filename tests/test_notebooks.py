@@ -128,7 +128,7 @@ def test_test_model_runs_on_the_shipped_model(tmp_path):
     assert text.count("Selon moi l'image est : ") == len(photos)
     assert count_images(notebook) == 2  # verdicts, comparaison avec la préparation du labo
     assert photo_upload.OFFLINE_TEXT in json.dumps(notebook, ensure_ascii=False)   # la zone d'envoi de photos
-    assert "« labo (modele) » : " in text and "« premier_plan (modele_photos_affine) » : " in text
+    assert "« labo (modele) » : " in text and "« vetement_seul (modele_photos_affine) » : " in text
     assert "Précision équilibrée :" in text and "Attention : les poids" not in text  # banc à jour
 
 
