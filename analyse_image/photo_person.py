@@ -54,7 +54,7 @@ def find_face(rgb, foreground, min_area=0.006, max_area=0.08, top_share=0.45, sh
     """Le visage d'une personne qui porte le vêtement, ou None.
 
     Candidat : une tache de peau (ouverte, trous bouchés) de min_area à max_area de l'image, son
-    centre dans la partie haute (top_share) et le tiers à 60 % du milieu en largeur, à peu près
+    centre dans la partie haute (top_share) et dans les 60 % du milieu en largeur, à peu près
     ovale (hauteur/largeur de 0,8 à 2,4, remplissage d'au moins 45 % de sa boîte), qui ne touche
     ni les bords gauche, droit ou bas, et au moins aux deux tiers dans le premier plan. La tête
     dépasse des épaules : à mi-hauteur du visage, le premier plan est au plus `head` fois plus large
@@ -65,7 +65,7 @@ def find_face(rgb, foreground, min_area=0.006, max_area=0.08, top_share=0.45, sh
     foreground = np.asarray(foreground, dtype=bool)
     h, w = foreground.shape
     skin = ndi.binary_fill_holes(ndi.binary_opening(skin_mask(rgb), iterations=1))
-    labels, count = ndi.label(skin)
+    labels, _ = ndi.label(skin)
     best, best_area = None, 0
     for index, box in enumerate(ndi.find_objects(labels), start=1):
         rows, cols = box
