@@ -33,9 +33,9 @@ import worn_figures  # noqa: E402
 TOPS = (0, 2, 3, 4, 6)          # T-shirt/haut, pull, robe, manteau, chemise
 
 
-def cut_out_garment(path):
-    """Le vêtement d'une photo, détouré (RGBA, transparent hors du masque GrabCut), recadré."""
-    small, mask, _ = photo_preparation.garment_region(path)
+def cut_out_garment(small, mask):
+    """Le vêtement d'une photo réduite, détouré selon son masque GrabCut (RGBA, transparent hors du
+    masque), recadré."""
     rgba = np.dstack([np.asarray(small.convert("RGB")), (mask * 255).astype(np.uint8)])
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     return Image.fromarray(rgba[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1], "RGBA")
@@ -63,7 +63,7 @@ def main(argv=None):
             try:
                 small, mask, _ = photo_preparation.garment_region(path)
                 alarms += photo_person.find_face(np.asarray(small.convert("RGB")), mask) is not None
-                image, _ = worn_figures.person_wearing(cut_out_garment(path))
+                image, _ = worn_figures.person_wearing(cut_out_garment(small, mask))
             except Exception as exc:  # noqa: BLE001 - une photo ratée n'arrête pas le banc
                 print(f"  {path.name} : {type(exc).__name__} : {exc}")
                 continue
