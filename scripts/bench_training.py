@@ -28,8 +28,13 @@ rapporte le minimum, la médiane et le maximum des suivantes, les pas par époqu
 la précision sur le jeu de test et les GFLOP/s atteints (opérations comptées couche par couche).
 Les rapports sont des rapports de médianes mesurées dans la même invocation : simple, idg,
 rapide et 4conv rapportés à simple ; les variantes 4conv-* rapportées à 4conv. Avec --repeat N,
-la suite entière est jouée N fois en alternance (A B C A B C ...) pour que les changements de
-vitesse de la machine touchent toutes les configurations de la même façon.
+la suite entière est jouée N fois en alternance (A B C A B C ...).
+
+Sur une machine virtuelle, l'hyperviseur prend par moments une part des processeurs pour d'autres
+machines (le « steal » de /proc/stat) : ici jusqu'à 45 %, par épisodes de quelques minutes, ce qui
+allonge d'autant les époques en cours. Chaque époque note donc ce vol et le temps processeur du
+processus ; le tableau donne, à côté des médianes, la médiane des époques « calmes » (moins de 5 %
+de vol) et celle du temps processeur, avec leurs rapports, qui ne dépendent pas de ces épisodes.
 
     python scripts/bench_training.py --epochs 5 --repeat 3 --output bench.json
     python scripts/bench_training.py --epochs 4 --configs 4conv 4conv-spe 4conv-threads 4conv-onednn0
@@ -56,6 +61,10 @@ SEED = 13
 #: Un pas d'apprentissage coûte environ trois passes avant : la passe avant, puis, pour la passe
 #: arrière, le gradient par rapport aux entrées et celui par rapport aux poids.
 TRAINING_FLOPS_FACTOR = 3
+#: Une époque est « calme » si l'hyperviseur a pris moins de 5 % des processeurs pendant sa durée.
+QUIET_STEAL = 0.05
+#: Champs de la ligne « cpu » de /proc/stat (tics d'horloge ; guest et guest_nice sont déjà dans user).
+_PROC_STAT_FIELDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
 
 #: Les configurations : réseau, façon de fournir les lots, référence du rapport et réglage essayé.
 CONFIGS = {
@@ -140,14 +149,34 @@ def steady_stats(durations):
     durations = [float(d) for d in durations]
     if not durations:
         raise ValueError("aucune durée d'époque")
-    steady = durations[1:] or durations
-    return {"n": len(steady), "min": min(steady), "median": statistics.median(steady),
-            "max": max(steady), "first_dropped": len(durations) > 1}
+    kept = steady(durations)
+    return {"n": len(kept), "min": min(kept), "median": statistics.median(kept),
+            "max": max(kept), "first_dropped": len(durations) > 1}
+
+
+def steady(values):
+    """Les valeurs des époques stables : toutes sauf la première (s'il y en a plus d'une)."""
+    return list(values[1:] or values)
+
+
+def median_or_none(values):
+    """Médiane des valeurs connues (None écartés), ou None s'il n'y en a aucune."""
+    known = [v for v in values if v is not None]
+    return statistics.median(known) if known else None
+
+
+def quiet_seconds(epoch_seconds, epoch_steal):
+    """Durées des époques stables pendant lesquelles l'hyperviseur a pris moins de QUIET_STEAL
+    des processeurs (vide si le vol n'a pas été mesuré)."""
+    if not epoch_steal:
+        return []
+    return [s for s, v in zip(steady(epoch_seconds), steady(epoch_steal)) if v is not None and v < QUIET_STEAL]
 
 
 def summarize_run(raw):
     """Résumé d'une mesure (le dictionnaire écrit par un processus de mesure) : statistiques des
-    époques, ms par pas et GFLOP/s de l'apprentissage (validation exclue)."""
+    époques, ms par pas et GFLOP/s de l'apprentissage (validation exclue), vol médian, temps
+    processeur médian."""
     epochs = steady_stats(raw["epoch_seconds"])
     train = steady_stats(raw["train_seconds"])
     seconds = train["median"]
@@ -155,14 +184,40 @@ def summarize_run(raw):
     gflops = None
     if flops and seconds > 0:
         gflops = raw["images_per_epoch"] * TRAINING_FLOPS_FACTOR * flops / seconds / 1e9
-    probes = raw.get("probe_seconds") or []
-    probe = statistics.mean(probes) if probes else None
     return {"config": raw["config"], "round": raw.get("round", 0), "epochs": epochs,
             "train": train, "ms_per_step": 1000 * seconds / raw["steps_per_epoch"],
             "steps_per_epoch": raw["steps_per_epoch"], "gflops": gflops,
-            "accuracy": raw["test_accuracy"], "probe": probe,
-            "probes_per_epoch": epochs["median"] / probe if probe else None,
-            "speed_changed": bool(probes) and max(probes) > 1.15 * min(probes)}
+            "accuracy": raw["test_accuracy"],
+            "steal": median_or_none(steady(raw.get("epoch_steal") or [])),
+            "cpu_seconds": median_or_none(steady(raw.get("epoch_cpu_seconds") or []))}
+
+
+def cpu_ticks(proc_stat_text):
+    """Les compteurs de la ligne « cpu » (toute la machine) d'un texte de /proc/stat, par champ,
+    ou None si la ligne manque."""
+    for line in proc_stat_text.splitlines():
+        if line.startswith("cpu "):
+            values = [int(value) for value in line.split()[1:]]
+            values += [0] * (len(_PROC_STAT_FIELDS) - len(values))        # noyaux anciens : pas de steal
+            return dict(zip(_PROC_STAT_FIELDS, values))
+    return None
+
+
+def read_cpu_ticks():
+    """cpu_ticks() de la machine courante (None hors de Linux)."""
+    try:
+        return cpu_ticks(Path("/proc/stat").read_text())
+    except OSError:
+        return None
+
+
+def steal_share(before, after):
+    """Part du temps des processeurs que l'hyperviseur a donnée à d'autres machines virtuelles
+    (« steal ») entre deux relevés de cpu_ticks(), entre 0 et 1 ; None sans relevé ou sans tic écoulé."""
+    if not before or not after:
+        return None
+    elapsed = sum(after[field] - before[field] for field in _PROC_STAT_FIELDS)
+    return (after["steal"] - before["steal"]) / elapsed if elapsed > 0 else None
 
 
 def ratio(value, reference):
@@ -180,39 +235,42 @@ def summarize_configs(raw_runs, configs=CONFIGS):
     runs = [summarize_run(raw) for raw in raw_runs]
     order = list(dict.fromkeys(run["config"] for run in runs))
     by_config = {name: [run for run in runs if run["config"] == name] for name in order}
-    steady = {}
+    wall = {}
     for name in order:
-        seconds = [s for raw in raw_runs if raw["config"] == name
-                   for s in (raw["epoch_seconds"][1:] or raw["epoch_seconds"])]
-        steady[name] = {"n": len(seconds), "median": statistics.median(seconds),
-                        "min": min(seconds), "max": max(seconds)}
+        seconds = [s for raw in raw_runs if raw["config"] == name for s in steady(raw["epoch_seconds"])]
+        wall[name] = {"n": len(seconds), "median": statistics.median(seconds),
+                      "min": min(seconds), "max": max(seconds)}
     rows = []
     for name in order:
         spec = configs.get(name, {})
         base = name if spec.get("base") is None else spec["base"]
-        reference = steady.get(base, {}).get("median")
+        reference = wall.get(base, {}).get("median")
         per_round = []
         for run in by_config[name]:
             partner = [r for r in by_config.get(base, []) if r["round"] == run["round"]]
             if partner:
                 per_round.append(ratio(run["epochs"]["median"], partner[0]["epochs"]["median"]))
         gflops = [run["gflops"] for run in by_config[name] if run["gflops"] is not None]
-        normalized = [run["probes_per_epoch"] for run in by_config[name] if run.get("probes_per_epoch")]
+        raws = [raw for raw in raw_runs if raw["config"] == name]
+        quiet = [s for raw in raws for s in quiet_seconds(raw["epoch_seconds"], raw.get("epoch_steal"))]
         rows.append({
             "config": name, "description": spec.get("description", name), "network": spec.get("network"),
-            "base": base, **steady[name],
-            "ratio": ratio(steady[name]["median"], reference),
+            "base": base, **wall[name],
+            "ratio": ratio(wall[name]["median"], reference),
             "ratio_per_round": per_round,
             "ms_per_step": statistics.median(run["ms_per_step"] for run in by_config[name]),
             "steps_per_epoch": by_config[name][0]["steps_per_epoch"],
             "accuracy": statistics.mean(run["accuracy"] for run in by_config[name]),
-            "probes_per_epoch": statistics.median(normalized) if normalized else None,
-            "speed_changed": any(run.get("speed_changed") for run in by_config[name]),
+            "steal": median_or_none(s for raw in raws for s in steady(raw.get("epoch_steal") or [])),
+            "quiet_n": len(quiet), "quiet_median": statistics.median(quiet) if quiet else None,
+            "cpu_seconds": median_or_none(s for raw in raws for s in steady(raw.get("epoch_cpu_seconds") or [])),
             "gflops": statistics.median(gflops) if gflops else None,
         })
-    cost = {row["config"]: row["probes_per_epoch"] for row in rows}
+    by_name = {row["config"]: row for row in rows}
     for row in rows:
-        row["ratio_normalized"] = ratio(row["probes_per_epoch"], cost.get(row["base"]))
+        reference = by_name.get(row["base"], {})
+        row["ratio_quiet"] = ratio(row["quiet_median"], reference.get("quiet_median"))
+        row["ratio_cpu"] = ratio(row["cpu_seconds"], reference.get("cpu_seconds"))
     return rows
 
 
@@ -266,28 +324,34 @@ def read_cpu_peak():
     return cpu_peak(cpuinfo, max_freq, cores)
 
 
+def _cell(value, pattern, width, suffix=""):
+    """value mise en forme (pattern, puis suffix), ou un tiret, sur width caractères."""
+    return (f"{value:{pattern}}{suffix}" if value is not None else "—").rjust(width)
+
+
 def format_table(rows, peak=None):
     """Le tableau des configurations (une ligne chacune), en texte."""
     with_rounds = any(len(row["ratio_per_round"]) > 1 for row in rows)
-    header = (f"{'configuration':15} {'s/époque':>9} {'min–max':>13} {'rapport':>8} {'sondes':>7} "
-              f"{'rapport':>8} {'réf.':>7} {'ms/pas':>8} {'pas':>4} {'précision':>9} {'GFLOP/s':>8}")
+    header = (f"{'configuration':15} {'s/époque':>9} {'min–max':>13} {'rapport':>8} {'vol':>5} "
+              f"{'calmes':>10} {'rapport':>8} {'CPU s':>7} {'rapport':>8} {'réf.':>7} "
+              f"{'ms/pas':>7} {'pas':>4} {'précision':>9} {'GFLOP/s':>10}")
     if with_rounds:
         header += "  rapport par tour"
     lines = [header]
     for row in rows:
-        ratio_text = f"{row['ratio']:7.2f}x" if row["ratio"] is not None else f"{'—':>8}"
         base = row["base"] if row["base"] != row["config"] else ""
         gflops = "—"
         if row["gflops"] is not None and row["network"] == "4conv":
             gflops = f"{row['gflops']:.1f}"
             if peak and peak.get("gflops"):
                 gflops += f" ({100 * row['gflops'] / peak['gflops']:.0f} %)"
-        probes = f"{row['probes_per_epoch']:7.1f}" if row.get("probes_per_epoch") else f"{'—':>7}"
-        normalized = f"{row['ratio_normalized']:7.2f}x" if row.get("ratio_normalized") else f"{'—':>8}"
+        steal = f"{100 * row['steal']:.0f} %" if row.get("steal") is not None else "—"
+        quiet = f"{row['quiet_median']:.2f} ({row['quiet_n']})" if row.get("quiet_median") is not None else "—"
         line = (f"{row['config']:15} {row['median']:9.2f} {row['min']:6.2f}–{row['max']:<6.2f} "
-                f"{ratio_text} {probes} {normalized} {base:>7} {row['ms_per_step']:8.0f} "
-                f"{row['steps_per_epoch']:4d} {row['accuracy']:9.4f} {gflops:>8}"
-                + (" *" if row.get("speed_changed") else ""))
+                f"{_cell(row['ratio'], '.2f', 8, 'x')} {steal:>5} {quiet:>10} "
+                f"{_cell(row.get('ratio_quiet'), '.2f', 8, 'x')} {_cell(row.get('cpu_seconds'), '.1f', 7)} "
+                f"{_cell(row.get('ratio_cpu'), '.2f', 8, 'x')} {base:>7} {row['ms_per_step']:7.0f} "
+                f"{row['steps_per_epoch']:4d} {row['accuracy']:9.4f} {gflops:>10}")
         if with_rounds:
             line += "  " + " ".join(f"{r:.2f}x" for r in row["ratio_per_round"])
         lines.append(line)
@@ -333,24 +397,6 @@ def channels_first_copy(model):
         if layer["class_name"] == "Flatten":
             channels_axis_is_1 = False
     return keras.Sequential.from_config(config)
-
-
-def speed_probe(repeats=3, size=768, products=12):
-    """Durée (la plus courte de `repeats`) d'un calcul fixe de TensorFlow : `products` produits de
-    matrices size × size, sur les mêmes fils que l'apprentissage. Elle suit la vitesse de la machine
-    à cet instant : une époque divisée par elle ne dépend plus de ses sauts de vitesse."""
-    import tensorflow as tf
-
-    matrix = tf.random.stateless_normal((size, size), seed=(1, 2))
-    durations = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        product = matrix
-        for _ in range(products):
-            product = tf.linalg.matmul(matrix, product) * 1e-3
-        float(tf.reduce_sum(product))            # attendre la fin du calcul
-        durations.append(time.perf_counter() - start)
-    return min(durations)
 
 
 def fit_with_image_data_generator(model, X_app, y_app, X_val, y_val, epochs, callbacks=()):
@@ -420,14 +466,17 @@ def run_worker(config, args):
                       jit_compile=(lever == "xla") or "auto")
 
     class EpochTimer(keras.callbacks.Callback):
-        """Durée de chaque époque, et de sa partie apprentissage (jusqu'à la fin du dernier lot,
-        avant la validation)."""
+        """Pour chaque époque : sa durée, celle de sa partie apprentissage (jusqu'à la fin du
+        dernier lot, avant la validation), le temps processeur de ce processus (tous ses fils) et
+        la part des processeurs prise par l'hyperviseur (steal_share)."""
 
         def on_train_begin(self, logs=None):
-            self.epoch_seconds, self.train_seconds = [], []
+            self.epoch_seconds, self.train_seconds, self.cpu_seconds, self.steal = [], [], [], []
 
         def on_epoch_begin(self, epoch, logs=None):
             self.last_batch_end = None
+            self.ticks = read_cpu_ticks()
+            self.cpu_start = time.process_time()
             self.start = time.perf_counter()
 
         def on_train_batch_end(self, batch, logs=None):
@@ -437,10 +486,10 @@ def run_worker(config, args):
             end = time.perf_counter()
             self.epoch_seconds.append(end - self.start)
             self.train_seconds.append((self.last_batch_end or end) - self.start)
+            self.cpu_seconds.append(time.process_time() - self.cpu_start)
+            self.steal.append(steal_share(self.ticks, read_cpu_ticks()))
 
     timer = EpochTimer()
-    speed_probe(repeats=1)                                   # premier appel : construction, non compté
-    probe_before = speed_probe()
     if spec["pipeline"] == "idg":
         steps = fit_with_image_data_generator(model, X_app, y_app, X_val, y_val, args.epochs, [timer])
         images_per_epoch = steps * BATCH_SIZE
@@ -460,7 +509,6 @@ def run_worker(config, args):
         steps, images_per_epoch = math.ceil(len(X_app) / BATCH_SIZE), len(X_app)
         model.fit(X_app, y_app, batch_size=BATCH_SIZE, epochs=args.epochs, verbose=0,
                   validation_data=(X_val, y_val), callbacks=[timer])
-    probe_after = speed_probe()
     _, accuracy = model.evaluate(X_test, y_test, verbose=0)
 
     return {
@@ -469,7 +517,7 @@ def run_worker(config, args):
         "epoch_seconds": timer.epoch_seconds, "train_seconds": timer.train_seconds,
         "steps_per_epoch": steps, "images_per_epoch": images_per_epoch,
         "test_accuracy": float(accuracy), "forward_flops_per_image": forward_flops_per_image(model),
-        "probe_seconds": [probe_before, probe_after],
+        "epoch_cpu_seconds": timer.cpu_seconds, "epoch_steal": timer.steal,
         "loading_seconds": loading_seconds,
         "steps_per_execution": steps_per_execution, "jit_compile": bool(model.jit_compile),
         "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
@@ -578,10 +626,11 @@ def main(argv=None):
                 continue
             raw_runs.append(raw)
             summary = summarize_run(raw)
-            probes = " / ".join(f"{p:.3f}" for p in raw.get("probe_seconds", []))
+            epochs = " ".join(f"{seconds:.1f}" + (f" ({100 * steal:.0f} %)" if steal is not None else "")
+                              for seconds, steal in zip(raw["epoch_seconds"], raw.get("epoch_steal") or [None] * len(raw["epoch_seconds"])))
             print(f"  [tour {round_index + 1}/{args.repeat}] {config} : {summary['epochs']['median']:.2f} s/époque "
                   f"(médiane de {summary['epochs']['n']}), précision {summary['accuracy']:.4f}, "
-                  f"sonde avant / après {probes} s, processus {raw['process_seconds']:.0f} s", flush=True)
+                  f"processus {raw['process_seconds']:.0f} s ; époques (vol) : {epochs}", flush=True)
     if not raw_runs:
         print("Aucune mesure.")
         return 1
@@ -602,10 +651,11 @@ def main(argv=None):
                   f"{TRAINING_FLOPS_FACTOR * flops[network] * BATCH_SIZE / 1e9:.2f} GFLOP par pas de {BATCH_SIZE}")
     print("s/époque : médiane des époques (validation comprise) ; rapport : des médianes, mesurées dans "
           "cette invocation, à la configuration « réf. » ; ms/pas et GFLOP/s : partie apprentissage seule")
-    print("sondes : une époque en durées d'un calcul fixe mesuré dans le même processus avant et après "
-          "l'apprentissage (speed_probe) ; le second rapport, sur ces époques en sondes, ne dépend pas des sauts "
-          "de vitesse de la machine d'un processus à l'autre ; * : la vitesse a changé de plus de 15 % "
-          "pendant la mesure")
+    print("vol : part médiane des processeurs que l'hyperviseur a donnée à d'autres machines virtuelles "
+          "pendant les époques (steal de /proc/stat) ; elle varie d'une minute à l'autre et allonge les "
+          f"époques d'autant. calmes : médiane des époques à moins de {100 * QUIET_STEAL:.0f} % de vol (leur "
+          "nombre), et son rapport ; CPU s : temps processeur de l'époque (tous les fils du processus), "
+          "que le vol n'allonge pas, et son rapport")
     print()
     print(format_table(rows, peak))
     failed = [config for config in configs if config not in {row["config"] for row in rows}]

@@ -74,30 +74,52 @@ def test_steady_stats_drop_the_first_epoch():
         bench.steady_stats([])
 
 
-def fake_run(config, epochs, round_index=0, accuracy=0.8, steps=2, images=500, flops=None, probes=None):
+def fake_run(config, epochs, round_index=0, accuracy=0.8, steps=2, images=500, flops=None, steal=None,
+             cpu=None):
     run = {"config": config, "round": round_index, "epoch_seconds": epochs,
            "train_seconds": [e - 1 for e in epochs], "steps_per_epoch": steps,
            "images_per_epoch": images, "test_accuracy": accuracy, "forward_flops_per_image": flops}
-    if probes is not None:
-        run["probe_seconds"] = probes
+    if steal is not None:
+        run["epoch_steal"] = steal
+    if cpu is not None:
+        run["epoch_cpu_seconds"] = cpu
     return run
 
 
-def test_speed_probes_cancel_a_machine_that_halves_its_speed_between_processes():
-    # rapide coûte vraiment 0,9 fois simple ; la machine ralentit de moitié entre les deux processus
-    runs = [fake_run("simple", [30, 10, 10, 10], probes=[0.2, 0.2]),
-            fake_run("rapide", [30, 18, 18, 18], probes=[0.4, 0.4]),
-            fake_run("idg", [50, 30, 30, 30], probes=[0.2, 0.26])]            # a changé pendant la mesure
+PROC_STAT = """cpu  2932080 188102 154846 2334869 11891 0 5311 118995 0 0
+cpu0 1374367 73456 65491 1295181 2127 0 2876 60555 0 0
+intr 123 0
+"""
+
+
+def test_steal_share_between_two_readings_of_proc_stat():
+    before = bench.cpu_ticks(PROC_STAT)
+    assert before == {"user": 2932080, "nice": 188102, "system": 154846, "idle": 2334869,
+                      "iowait": 11891, "irq": 0, "softirq": 5311, "steal": 118995}
+    after = dict(before, user=before["user"] + 120, idle=before["idle"] + 40, steal=before["steal"] + 40)
+    assert bench.steal_share(before, after) == pytest.approx(40 / 200)
+    assert bench.steal_share(before, before) is None                      # aucun tic écoulé
+    assert bench.steal_share(None, after) is None                          # pas de /proc/stat
+    assert bench.cpu_ticks("cpu  1 2 3 4\n")["steal"] == 0                  # noyau sans compteur steal
+    assert bench.cpu_ticks("intr 1 2\n") is None
+
+
+def test_quiet_epochs_and_cpu_time_cancel_an_hypervisor_that_steals_half_the_machine():
+    # rapide coûte vraiment 0,9 fois simple ; pendant la mesure de rapide, l'hyperviseur prend
+    # 40 % des processeurs à ses deux dernières époques, qui s'allongent
+    runs = [fake_run("simple", [30, 10, 10, 10], steal=[0.0, 0.01, 0.0, 0.02], cpu=[40, 18, 18, 18]),
+            fake_run("rapide", [30, 9, 15, 15], steal=[0.0, 0.0, 0.4, 0.4], cpu=[40, 16.2, 16.2, 16.2])]
     rows = {row["config"]: row for row in bench.summarize_configs(runs)}
-    assert rows["rapide"]["ratio"] == pytest.approx(1.8)                      # les secondes trompent
-    assert rows["rapide"]["probes_per_epoch"] == pytest.approx(45)
-    assert rows["rapide"]["ratio_normalized"] == pytest.approx(0.9)           # les sondes, non
-    assert rows["idg"]["ratio_normalized"] == pytest.approx((30 / 0.23) / 50)
-    assert rows["idg"]["speed_changed"] and not rows["rapide"]["speed_changed"]
+    assert rows["rapide"]["ratio"] == pytest.approx(1.5)                   # les secondes trompent
+    assert rows["rapide"]["steal"] == pytest.approx(0.4)
+    assert (rows["rapide"]["quiet_n"], rows["rapide"]["quiet_median"]) == (1, 9)
+    assert rows["rapide"]["ratio_quiet"] == pytest.approx(0.9)             # les époques calmes, non
+    assert rows["rapide"]["ratio_cpu"] == pytest.approx(0.9)               # le temps processeur non plus
     table = bench.format_table(list(rows.values()))
-    assert "0.90x" in table and table.splitlines()[3].endswith(" *")
-    # sans sondes (mesures d'avant), pas de rapport normalisé inventé
-    assert bench.summarize_configs([fake_run("simple", [3, 2, 2])])[0]["ratio_normalized"] is None
+    assert "40 %" in table and "9.00 (1)" in table and table.count("0.90x") == 2
+    # sans relevé (mesures d'avant, ou hors de Linux) : pas de rapport inventé
+    bare = bench.summarize_configs([fake_run("simple", [3, 2, 2]), fake_run("rapide", [3, 2, 2])])
+    assert all(row[key] is None for row in bare for key in ("steal", "quiet_median", "ratio_quiet", "ratio_cpu"))
 
 
 def test_summarize_run_ms_per_step_and_gflops():
