@@ -34,7 +34,9 @@ Sur une machine virtuelle, l'hyperviseur prend par moments une part des processe
 machines (le « steal » de /proc/stat) : ici jusqu'à 45 %, par épisodes de quelques minutes, ce qui
 allonge d'autant les époques en cours. Chaque époque note donc ce vol et le temps processeur du
 processus ; le tableau donne, à côté des médianes, la médiane des époques « calmes » (moins de 5 %
-de vol) et celle du temps processeur, avec leurs rapports, qui ne dépendent pas de ces épisodes.
+de vol) et celle du temps processeur, avec leurs rapports. Le processus peut aussi s'arrêter tout
+entier jusqu'à une minute, machine inoccupée et sans vol : seul le temps processeur ne
+compte pas ces arrêts.
 
     python scripts/bench_training.py --epochs 5 --repeat 3 --output bench.json
     python scripts/bench_training.py --epochs 4 --configs 4conv 4conv-spe 4conv-threads 4conv-onednn0
