@@ -31,7 +31,7 @@ rapide et 4conv rapportés à simple ; les variantes 4conv-* rapportées à 4con
 la suite entière est jouée N fois en alternance (A B C A B C ...).
 
 Sur une machine virtuelle, l'hyperviseur prend par moments une part des processeurs pour d'autres
-machines (le « steal » de /proc/stat) : ici jusqu'à 45 %, par épisodes de quelques minutes, ce qui
+machines (le « steal » de /proc/stat) : ici jusqu'à 55 %, par épisodes de quelques minutes, ce qui
 allonge d'autant les époques en cours. Chaque époque note donc ce vol et le temps processeur du
 processus ; le tableau donne, à côté des médianes, la médiane des époques « calmes » (moins de 5 %
 de vol) et celle du temps processeur, avec leurs rapports. Le processus peut aussi s'arrêter tout
@@ -237,9 +237,10 @@ def summarize_configs(raw_runs, configs=CONFIGS):
     runs = [summarize_run(raw) for raw in raw_runs]
     order = list(dict.fromkeys(run["config"] for run in runs))
     by_config = {name: [run for run in runs if run["config"] == name] for name in order}
+    raw_by_config = {name: [raw for raw in raw_runs if raw["config"] == name] for name in order}
     wall = {}
     for name in order:
-        seconds = [s for raw in raw_runs if raw["config"] == name for s in steady(raw["epoch_seconds"])]
+        seconds = [s for raw in raw_by_config[name] for s in steady(raw["epoch_seconds"])]
         wall[name] = {"n": len(seconds), "median": statistics.median(seconds),
                       "min": min(seconds), "max": max(seconds)}
     rows = []
@@ -253,7 +254,7 @@ def summarize_configs(raw_runs, configs=CONFIGS):
             if partner:
                 per_round.append(ratio(run["epochs"]["median"], partner[0]["epochs"]["median"]))
         gflops = [run["gflops"] for run in by_config[name] if run["gflops"] is not None]
-        raws = [raw for raw in raw_runs if raw["config"] == name]
+        raws = raw_by_config[name]
         quiet = [s for raw in raws for s in quiet_seconds(raw["epoch_seconds"], raw.get("epoch_steal"))]
         rows.append({
             "config": name, "description": spec.get("description", name), "network": spec.get("network"),
