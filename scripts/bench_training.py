@@ -34,9 +34,10 @@ Sur une machine virtuelle, l'hyperviseur prend par moments une part des processe
 machines (le « steal » de /proc/stat) : ici jusqu'à 55 %, par épisodes de quelques minutes, ce qui
 allonge d'autant les époques en cours. Chaque époque note donc ce vol et le temps processeur du
 processus ; le tableau donne, à côté des médianes, la médiane des époques « calmes » (moins de 5 %
-de vol) et celle du temps processeur, avec leurs rapports. Le processus peut aussi s'arrêter tout
-entier jusqu'à une minute, machine inoccupée et sans vol : seul le temps processeur ne
-compte pas ces arrêts.
+de vol) et celle du temps processeur, avec leurs rapports. Le processus pouvait aussi s'arrêter tout
+entier jusqu'à une minute, machine inoccupée et sans vol, au début de chaque validation sur un
+flow() (Keras 3 en remplace l'itérateur à chaque époque) : comme le carnet, le banc valide donc sur
+des images augmentées une fois, en tableaux.
 
     python scripts/bench_training.py --epochs 5 --repeat 3 --output bench.json
     python scripts/bench_training.py --epochs 4 --configs 4conv 4conv-spe 4conv-threads 4conv-onednn0
@@ -403,19 +404,19 @@ def channels_first_copy(model):
 
 
 def fit_with_image_data_generator(model, X_app, y_app, X_val, y_val, epochs, callbacks=()):
-    """Le fit() du labo avec ImageDataGenerator (validation augmentée aussi) ; renvoie les pas
-    par époque."""
+    """Le fit() du carnet avec ImageDataGenerator (validation augmentée une fois, en tableaux) ;
+    renvoie les pas par époque."""
     import fashion_utils as fu
     from tensorflow.keras.preprocessing.image import ImageDataGenerator
 
     generator = ImageDataGenerator(rotation_range=8, width_shift_range=0.08, shear_range=0.3,
                                    height_shift_range=0.08, zoom_range=0.08)
     steps = max(1, len(X_app) // BATCH_SIZE)
+    X_val_augmented, y_val_augmented = next(generator.flow(X_val, y_val, batch_size=len(X_val),
+                                                           shuffle=False, seed=SEED))
     model.fit(fu.repeat_forever(generator.flow(X_app, y_app, batch_size=BATCH_SIZE, seed=SEED)),
               steps_per_epoch=steps, epochs=epochs, shuffle=False, verbose=0,
-              validation_data=fu.repeat_forever(generator.flow(X_val, y_val, batch_size=BATCH_SIZE,
-                                                               seed=SEED)),
-              validation_steps=max(1, len(X_val) // BATCH_SIZE), callbacks=list(callbacks))
+              validation_data=(X_val_augmented, y_val_augmented), callbacks=list(callbacks))
     return steps
 
 

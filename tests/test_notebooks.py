@@ -169,6 +169,27 @@ def test_networks_built_in_cells_match_the_helper_builders():
     assert sum(type(layer).__name__ == "BatchNormalization" for layer in four_conv.layers) == 6
 
 
+def test_augmented_validation_images_are_made_once_as_arrays():
+    rng = np.random.default_rng(0)
+    X_validation = rng.random((40, 28, 28, 1), dtype=np.float32)
+    y_validation = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 40)]
+    namespace = run_cells("classification.ipynb", "generateur_images = ImageDataGenerator(",
+                          X_apprentissage=X_validation, y_apprentissage=y_validation,
+                          X_validation=X_validation, y_validation=y_validation)
+    X_augmented, y_augmented = namespace["X_validation_augmentee"], namespace["y_validation_augmentee"]
+    assert isinstance(X_augmented, np.ndarray) and X_augmented.shape == X_validation.shape
+    assert (y_augmented == y_validation).all()          # mêmes images, dans le même ordre
+    assert not np.allclose(X_augmented, X_validation)   # mais transformées
+
+
+def test_every_fit_of_the_notebook_validates_on_arrays():
+    # Keras 3 remplace à chaque époque l'itérateur d'un générateur de validation : le processus s'y arrêtait.
+    validation_arguments = re.findall(r"validation_data=(.*)", "\n".join(cell_sources("classification.ipynb")))
+    assert len(validation_arguments) >= 5
+    for argument in validation_arguments:
+        assert argument.startswith("("), argument
+
+
 def test_lab_cells_show_the_lab_code():
     sources = "\n".join(cell_sources("classification.ipynb"))
     for lab_code in ("Sequential(", ".add(Conv2D(32, kernel_size=(3, 3), activation='relu'))", ".compile(",
