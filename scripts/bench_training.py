@@ -18,6 +18,9 @@ Configurations (réseau, lots de 256 et nombre d'époques du labo) :
     4conv-xla       le même, compilé avec jit_compile=True (XLA ; attendu lent sur processeur)
     4conv-tfdata    le même, lots fournis par un pipeline tf.data (mélange, lots, prefetch)
     4conv-nchw      le même, canaux en premier (data_format="channels_first")
+    rapide-un-iterateur  rapide, lots répétés sans fin (.repeat() et steps_per_epoch) : un seul
+                    itérateur tf.data pour tout fit(), validation comprise (validation_steps)
+    4conv-un-iterateur   4conv, idem (lots mélangés par tf.data, un seul itérateur)
     simple-apres-idg  simple, mesuré dans un processus qui vient de faire un fit() ImageDataGenerator
     rapide-modele   1 convolution, les mêmes transformations dans le réseau (fast_augmentation.LabAugmentation)
     rapide-apres-idg  rapide, idem : l'enchaînement du carnet (la voie rapide y suit l'augmentation
@@ -93,6 +96,10 @@ CONFIGS = {
                      "description": "4 convolutions, lots par tf.data"},
     "4conv-nchw": {"network": "4conv", "pipeline": "simple", "base": "4conv", "lever": "nchw",
                    "description": "4 convolutions, canaux en premier"},
+    "rapide-un-iterateur": {"network": "1conv", "pipeline": "rapide", "base": "rapide", "lever": "un-iterateur",
+                            "description": "voie rapide, un seul itérateur tf.data"},
+    "4conv-un-iterateur": {"network": "4conv", "pipeline": "tfdata", "base": "4conv", "lever": "un-iterateur",
+                           "description": "4 convolutions, un seul itérateur tf.data"},
     "simple-apres-idg": {"network": "1conv", "pipeline": "simple", "base": "simple", "after": "idg",
                          "description": "simple, après un fit() ImageDataGenerator"},
     "rapide-apres-idg": {"network": "1conv", "pipeline": "rapide", "base": "rapide", "after": "idg",
@@ -336,7 +343,8 @@ def _cell(value, pattern, width, suffix=""):
 def format_table(rows, peak=None):
     """Le tableau des configurations (une ligne chacune), en texte."""
     with_rounds = any(len(row["ratio_per_round"]) > 1 for row in rows)
-    header = (f"{'configuration':15} {'s/époque':>9} {'min–max':>13} {'rapport':>8} {'vol':>5} "
+    width = max([15] + [len(row["config"]) for row in rows])
+    header = (f"{'configuration':{width}} {'s/époque':>9} {'min–max':>13} {'rapport':>8} {'vol':>5} "
               f"{'calmes':>10} {'rapport':>8} {'CPU s':>7} {'rapport':>8} {'réf.':>7} "
               f"{'ms/pas':>7} {'pas':>4} {'précision':>9} {'GFLOP/s':>10}")
     if with_rounds:
@@ -351,7 +359,7 @@ def format_table(rows, peak=None):
                 gflops += f" ({100 * row['gflops'] / peak['gflops']:.0f} %)"
         steal = f"{100 * row['steal']:.0f} %" if row.get("steal") is not None else "—"
         quiet = f"{row['quiet_median']:.2f} ({row['quiet_n']})" if row.get("quiet_median") is not None else "—"
-        line = (f"{row['config']:15} {row['median']:9.2f} {row['min']:6.2f}–{row['max']:<6.2f} "
+        line = (f"{row['config']:{width}} {row['median']:9.2f} {row['min']:6.2f}–{row['max']:<6.2f} "
                 f"{_cell(row['ratio'], '.2f', 8, 'x')} {steal:>5} {quiet:>10} "
                 f"{_cell(row.get('ratio_quiet'), '.2f', 8, 'x')} {_cell(row.get('cpu_seconds'), '.1f', 7)} "
                 f"{_cell(row.get('ratio_cpu'), '.2f', 8, 'x')} {base:>7} {row['ms_per_step']:7.0f} "
@@ -472,10 +480,17 @@ def run_worker(config, args):
     class EpochTimer(keras.callbacks.Callback):
         """Pour chaque époque : sa durée, celle de sa partie apprentissage (jusqu'à la fin du
         dernier lot, avant la validation), le temps processeur de ce processus (tous ses fils) et
-        la part des processeurs prise par l'hyperviseur (steal_share)."""
+        la part des processeurs prise par l'hyperviseur (steal_share) ; les lots de chaque validation."""
 
         def on_train_begin(self, logs=None):
             self.epoch_seconds, self.train_seconds, self.cpu_seconds, self.steal = [], [], [], []
+            self.validation_batches = []
+
+        def on_test_begin(self, logs=None):
+            self.validation_batches.append(0)
+
+        def on_test_batch_end(self, batch, logs=None):
+            self.validation_batches[-1] += 1
 
         def on_epoch_begin(self, epoch, logs=None):
             self.last_batch_end = None
@@ -494,7 +509,22 @@ def run_worker(config, args):
             self.steal.append(steal_share(self.ticks, read_cpu_ticks()))
 
     timer = EpochTimer()
-    if spec["pipeline"] == "idg":
+    if lever == "un-iterateur":
+        # Keras 3 remplace l'itérateur d'un jeu de données fini à chaque époque (et celui de la
+        # validation à chaque validation) ; un jeu répété sans fin, avec steps_per_epoch et
+        # validation_steps, garde le même itérateur d'un bout à l'autre de fit().
+        steps, images_per_epoch = math.ceil(len(X_app) / BATCH_SIZE), len(X_app)
+        if spec["pipeline"] == "rapide":
+            batches = fast_augmentation.lab_augmented_batches(X_app, y_app, batch_size=BATCH_SIZE)
+        else:
+            batches = (tf.data.Dataset.from_tensor_slices((X_app, y_app))
+                       .shuffle(len(X_app), seed=SEED, reshuffle_each_iteration=True)
+                       .batch(BATCH_SIZE).prefetch(tf.data.AUTOTUNE))
+        validation = tf.data.Dataset.from_tensor_slices((X_val, y_val)).batch(BATCH_SIZE).repeat()
+        model.fit(batches.repeat(), steps_per_epoch=steps, epochs=args.epochs, verbose=0,
+                  validation_data=validation, validation_steps=math.ceil(len(X_val) / BATCH_SIZE),
+                  callbacks=[timer])
+    elif spec["pipeline"] == "idg":
         steps = fit_with_image_data_generator(model, X_app, y_app, X_val, y_val, args.epochs, [timer])
         images_per_epoch = steps * BATCH_SIZE
     elif spec["pipeline"] == "tfdata":
@@ -522,6 +552,7 @@ def run_worker(config, args):
         "steps_per_epoch": steps, "images_per_epoch": images_per_epoch,
         "test_accuracy": float(accuracy), "forward_flops_per_image": forward_flops_per_image(model),
         "epoch_cpu_seconds": timer.cpu_seconds, "epoch_steal": timer.steal,
+        "validation_batches": timer.validation_batches,
         "loading_seconds": loading_seconds,
         "steps_per_execution": steps_per_execution, "jit_compile": bool(model.jit_compile),
         "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
