@@ -294,10 +294,20 @@ def write_csv_atomically(images, labels, csv_path):
     return matrix
 
 
+def shown_path(path):
+    """path tel qu'on l'affiche dans un carnet : relatif au dossier courant s'il y est, sinon son
+    seul nom (une sortie enregistrée ne montre aucun chemin propre à une machine)."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return path.name
+
+
 def _build_csv_from_idx(idx_dir, split, csv_path, md5s=IDX_MD5):
     """Construit le CSV d'une partie ("train"/"test") à partir des fichiers IDX."""
     images_name, labels_name, _ = _SPLIT_FILES[split]
-    print(f"{csv_path.name} absent : création à partir des fichiers IDX de {idx_dir} ...")
+    print(f"{csv_path.name} absent : création à partir des fichiers IDX du dossier « {shown_path(idx_dir)} » ...")
     images = read_idx(Path(idx_dir) / images_name, expected_md5=md5s.get(images_name))
     labels = read_idx(Path(idx_dir) / labels_name, expected_md5=md5s.get(labels_name))
     if len(images) != len(labels) or images.shape[1:] != (28, 28):
@@ -307,7 +317,7 @@ def _build_csv_from_idx(idx_dir, split, csv_path, md5s=IDX_MD5):
         )
     matrix = write_csv_atomically(images, labels, csv_path)
     _write_cache_quietly(csv_path, _csv_signature(csv_path), matrix)
-    print(f"  {len(images)} images écrites dans {csv_path}")
+    print(f"  {len(images)} images écrites dans {shown_path(csv_path)}")
 
 
 def ensure_csv_files(data_dir, cache_dir=None, **find_kwargs):

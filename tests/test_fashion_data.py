@@ -92,6 +92,19 @@ def http_dir(tmp_path, monkeypatch):
         yield served, url
 
 
+def test_csv_creation_messages_show_no_absolute_path(tmp_path, monkeypatch, capsys):
+    idx_dir = write_idx_set(tmp_path / "ailleurs" / "fashion-mnist")
+    project = tmp_path / "projet"
+    project.mkdir()
+    monkeypatch.chdir(project)
+    fashion_data.ensure_csv_files("datas", env={fashion_data.IDX_DIR_ENV_VAR: str(idx_dir)},
+                                  debian_dir=tmp_path / "pas-de-debian", urls=(),
+                                  md5s=md5s_of(small_idx_set()))
+    out = capsys.readouterr().out
+    assert "« fashion-mnist »" in out and "datas/" + fashion_data.TEST_CSV_NAME in out
+    assert str(tmp_path) not in out
+
+
 # ------------------------------ vrais fichiers ------------------------------
 
 @pytest.mark.parametrize("images_name, labels_name, n", [
