@@ -8,12 +8,11 @@ Il suit l'ordre des carnets : les classes ; le chargement des CSV ; les réseaux
 scripts, les tests et les parties qui réentraînent le même réseau : le carnet, lui, les construit
 dans ses cellules) ; l'évaluation et ses graphiques ; la sauvegarde et le rechargement du modèle ;
 le verdict sur une photo. Ce qui va au-delà du labo est dans des modules à côté : fashion_data
-(fichiers IDX, CSV, cache), photo_files et photo_preparation (ouvrir et préparer une photo),
-fast_augmentation, photo_training, photo_results, safe_files.
+(fichiers IDX, CSV, cache), tf_settings (TensorFlow réglé pour le processeur), photo_files et
+photo_preparation (ouvrir et préparer une photo), fast_augmentation, photo_training, photo_results,
+safe_files.
 """
-import contextlib
 import math
-import os
 import warnings
 
 import numpy as np
@@ -25,26 +24,8 @@ from sklearn import metrics
 from fashion_data import IMAGE_SIZE, N_CLASSES, DataError, ensure_csv_files, load_csv  # noqa: F401
 from safe_files import write_json_atomically
 
-
-@contextlib.contextmanager
-def _stderr_hidden():
-    """Envoie la sortie d'erreur du processus (descripteur 2) vers /dev/null le temps du bloc."""
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "wb") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
-# Au démarrage, TensorFlow écrit en C++ des lignes techniques (oneDNN, CUDA absent) que
-# TF_CPP_MIN_LOG_LEVEL ne cache pas : dans un carnet, elles formeraient un cadre rouge à ignorer.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-with _stderr_hidden():
-    import tensorflow as tf
-    tf.config.list_physical_devices("GPU")          # la recherche d'une carte graphique écrit aussi
+# TensorFlow importé sans ses lignes techniques de démarrage, et réglé pour le processeur (tf_settings.py)
+import tf_settings  # noqa: E402,F401
 import keras  # noqa: E402
 from keras import layers  # noqa: E402
 

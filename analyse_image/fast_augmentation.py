@@ -11,6 +11,7 @@ import keras
 import tensorflow as tf
 
 from fashion_data import IMAGE_SIZE
+from tf_settings import without_autotune
 
 
 def affine_rows(a00, a01, a10, a11, input_x, input_y, output_x, output_y):
@@ -47,11 +48,13 @@ def random_affine_transforms(n, rotation=8, shift=0.08, shear=0.3, zoom=0.08, si
 
 def shuffled_batches(images, labels, transform_batch, batch_size=256, seed=13):
     """tf.data.Dataset mélangé à chaque époque, en lots, chaque lot (x, y) passé par
-    transform_batch en parallèle, le lot suivant préparé pendant l'apprentissage."""
+    transform_batch en parallèle, le lot suivant préparé pendant l'apprentissage (sans le réglage
+    automatique de tf.data, qui arrêtait le processus entre deux époques : voir tf_settings)."""
     dataset = tf.data.Dataset.from_tensor_slices((images, labels))
     dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.batch(batch_size).map(transform_batch, num_parallel_calls=tf.data.AUTOTUNE)
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    return without_autotune(dataset.prefetch(tf.data.AUTOTUNE))
+
 
 def lab_augmented_batches(images, labels, batch_size=256, seed=13, **transform_ranges):
     """tf.data.Dataset mélangé, en lots, augmenté à la volée sur des lots entiers par

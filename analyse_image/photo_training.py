@@ -18,6 +18,7 @@ from sklearn.utils.class_weight import compute_sample_weight
 
 import fashion_utils as fu
 from fast_augmentation import affine_rows, shuffled_batches
+from tf_settings import without_autotune
 
 #: Les classes de chaussures (sandales, baskets, bottes de cheville), photographiées par paires.
 SHOE_CLASSES = (5, 7, 9)
@@ -212,7 +213,7 @@ def fine_tuning_batches(photos, photo_labels, images, labels, batch_size=32, see
             .repeat().shuffle(len(photos), seed=seed).batch(batch_size).map(vary_photos))
     fashion = (tf.data.Dataset.from_tensor_slices((np.asarray(images, np.float32), np.asarray(labels, np.float32)))
                .repeat().shuffle(min(len(images), 20_000), seed=seed).batch(batch_size).map(make_photo_like))
-    return tf.data.Dataset.zip(real, fashion).map(join).prefetch(tf.data.AUTOTUNE)
+    return without_autotune(tf.data.Dataset.zip(real, fashion).map(join).prefetch(tf.data.AUTOTUNE))
 
 
 def fine_tuned_copy(model, photos, photo_labels, images, labels, epochs=20, learning_rate=3e-4,

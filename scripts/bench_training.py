@@ -21,6 +21,10 @@ Configurations (réseau, lots de 256 et nombre d'époques du labo) :
     rapide-un-iterateur  rapide, lots répétés sans fin (.repeat() et steps_per_epoch) : un seul
                     itérateur tf.data pour tout fit(), validation comprise (validation_steps)
     4conv-un-iterateur   4conv, idem (lots mélangés par tf.data, un seul itérateur)
+    simple-autotune, 4conv-autotune   simple et 4conv avec le réglage automatique de tf.data que
+                    Keras met aux lots tirés de tableaux (tf_settings le désactive) : arrêts entre époques
+    simple-malloc, 4conv-malloc   simple et 4conv avec l'allocateur par défaut de TensorFlow
+                    (TF_CPU_ALLOCATOR_USE_BFC=false ; tf_settings choisit l'allocateur BFC)
     simple-apres-idg  simple, mesuré dans un processus qui vient de faire un fit() ImageDataGenerator
     rapide-modele   1 convolution, les mêmes transformations dans le réseau (fast_augmentation.LabAugmentation)
     rapide-apres-idg  rapide, idem : l'enchaînement du carnet (la voie rapide y suit l'augmentation
@@ -100,6 +104,14 @@ CONFIGS = {
                             "description": "voie rapide, un seul itérateur tf.data"},
     "4conv-un-iterateur": {"network": "4conv", "pipeline": "tfdata", "base": "4conv", "lever": "un-iterateur",
                            "description": "4 convolutions, un seul itérateur tf.data"},
+    "simple-autotune": {"network": "1conv", "pipeline": "simple", "base": "simple", "lever": "autotune",
+                        "description": "simple, autotune de tf.data (Keras par défaut)"},
+    "4conv-autotune": {"network": "4conv", "pipeline": "simple", "base": "4conv", "lever": "autotune",
+                       "description": "4 convolutions, autotune de tf.data (Keras par défaut)"},
+    "simple-malloc": {"network": "1conv", "pipeline": "simple", "base": "simple", "lever": "malloc",
+                      "description": "simple, allocateur par défaut (sans BFC)"},
+    "4conv-malloc": {"network": "4conv", "pipeline": "simple", "base": "4conv", "lever": "malloc",
+                     "description": "4 convolutions, allocateur par défaut (sans BFC)"},
     "simple-apres-idg": {"network": "1conv", "pipeline": "simple", "base": "simple", "after": "idg",
                          "description": "simple, après un fit() ImageDataGenerator"},
     "rapide-apres-idg": {"network": "1conv", "pipeline": "rapide", "base": "rapide", "after": "idg",
@@ -221,6 +233,16 @@ def read_cpu_ticks():
         return None
 
 
+def minor_page_faults():
+    """Défauts de page mineurs du processus depuis son début (mémoire demandée au système puis
+    touchée pour la première fois) ; 0 hors de Unix."""
+    try:
+        import resource
+    except ImportError:
+        return 0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
 def steal_share(before, after):
     """Part du temps des processeurs que l'hyperviseur a donnée à d'autres machines virtuelles
     (« steal ») entre deux relevés de cpu_ticks(), entre 0 et 1 ; None sans relevé ou sans tic écoulé."""
@@ -275,6 +297,12 @@ def summarize_configs(raw_runs, configs=CONFIGS):
             "steal": median_or_none(s for raw in raws for s in steady(raw.get("epoch_steal") or [])),
             "quiet_n": len(quiet), "quiet_median": statistics.median(quiet) if quiet else None,
             "cpu_seconds": median_or_none(s for raw in raws for s in steady(raw.get("epoch_cpu_seconds") or [])),
+            "system_share": median_or_none(system / cpu for raw in raws
+                                           for system, cpu in zip(steady(raw.get("epoch_system_seconds") or []),
+                                                                  steady(raw.get("epoch_cpu_seconds") or []))
+                                           if cpu > 0),
+            "faults_per_step": median_or_none(faults / raw["steps_per_epoch"] for raw in raws
+                                              for faults in steady(raw.get("epoch_page_faults") or [])),
             "gflops": statistics.median(gflops) if gflops else None,
         })
     by_name = {row["config"]: row for row in rows}
@@ -346,7 +374,7 @@ def format_table(rows, peak=None):
     width = max([15] + [len(row["config"]) for row in rows])
     header = (f"{'configuration':{width}} {'s/époque':>9} {'min–max':>13} {'rapport':>8} {'vol':>5} "
               f"{'calmes':>10} {'rapport':>8} {'CPU s':>7} {'rapport':>8} {'réf.':>7} "
-              f"{'ms/pas':>7} {'pas':>4} {'précision':>9} {'GFLOP/s':>10}")
+              f"{'ms/pas':>7} {'pas':>4} {'précision':>9} {'GFLOP/s':>10} {'sys':>5} {'défauts/pas':>11}")
     if with_rounds:
         header += "  rapport par tour"
     lines = [header]
@@ -363,7 +391,9 @@ def format_table(rows, peak=None):
                 f"{_cell(row['ratio'], '.2f', 8, 'x')} {steal:>5} {quiet:>10} "
                 f"{_cell(row.get('ratio_quiet'), '.2f', 8, 'x')} {_cell(row.get('cpu_seconds'), '.1f', 7)} "
                 f"{_cell(row.get('ratio_cpu'), '.2f', 8, 'x')} {base:>7} {row['ms_per_step']:7.0f} "
-                f"{row['steps_per_epoch']:4d} {row['accuracy']:9.4f} {gflops:>10}")
+                f"{row['steps_per_epoch']:4d} {row['accuracy']:9.4f} {gflops:>10} "
+                f"{_cell(None if row.get('system_share') is None else 100 * row['system_share'], '.0f', 5, ' %')} "
+                f"{_cell(row.get('faults_per_step'), '.0f', 11)}")
         if with_rounds:
             line += "  " + " ".join(f"{r:.2f}x" for r in row["ratio_per_round"])
         lines.append(line)
@@ -443,6 +473,10 @@ def run_worker(config, args):
     import keras
     import numpy as np
     from sklearn.model_selection import train_test_split
+    from keras.src.trainers.data_adapters.array_data_adapter import ArrayDataAdapter
+    if lever == "autotune":
+        # Le get_tf_dataset de Keras, sans le without_autotune que tf_settings lui ajoute.
+        ArrayDataAdapter.get_tf_dataset = ArrayDataAdapter.get_tf_dataset.__wrapped__
 
     start = time.perf_counter()
     train_csv, test_csv = fu.ensure_csv_files(args.data)
@@ -484,6 +518,7 @@ def run_worker(config, args):
 
         def on_train_begin(self, logs=None):
             self.epoch_seconds, self.train_seconds, self.cpu_seconds, self.steal = [], [], [], []
+            self.system_seconds, self.page_faults = [], []
             self.validation_batches = []
 
         def on_test_begin(self, logs=None):
@@ -496,6 +531,7 @@ def run_worker(config, args):
             self.last_batch_end = None
             self.ticks = read_cpu_ticks()
             self.cpu_start = time.process_time()
+            self.system_start, self.faults_start = os.times().system, minor_page_faults()
             self.start = time.perf_counter()
 
         def on_train_batch_end(self, batch, logs=None):
@@ -506,6 +542,8 @@ def run_worker(config, args):
             self.epoch_seconds.append(end - self.start)
             self.train_seconds.append((self.last_batch_end or end) - self.start)
             self.cpu_seconds.append(time.process_time() - self.cpu_start)
+            self.system_seconds.append(os.times().system - self.system_start)
+            self.page_faults.append(minor_page_faults() - self.faults_start)
             self.steal.append(steal_share(self.ticks, read_cpu_ticks()))
 
     timer = EpochTimer()
@@ -552,6 +590,9 @@ def run_worker(config, args):
         "steps_per_epoch": steps, "images_per_epoch": images_per_epoch,
         "test_accuracy": float(accuracy), "forward_flops_per_image": forward_flops_per_image(model),
         "epoch_cpu_seconds": timer.cpu_seconds, "epoch_steal": timer.steal,
+        "epoch_system_seconds": timer.system_seconds, "epoch_page_faults": timer.page_faults,
+        "TF_CPU_ALLOCATOR_USE_BFC": os.environ.get("TF_CPU_ALLOCATOR_USE_BFC"),
+        "tf_data_autotune_on_arrays": not hasattr(ArrayDataAdapter.get_tf_dataset, "__wrapped__"),
         "validation_batches": timer.validation_batches,
         "loading_seconds": loading_seconds,
         "steps_per_execution": steps_per_execution, "jit_compile": bool(model.jit_compile),
@@ -573,6 +614,8 @@ def worker_environment(config):
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if CONFIGS[config].get("lever") == "onednn0":
         env["TF_ENABLE_ONEDNN_OPTS"] = "0"
+    if CONFIGS[config].get("lever") == "malloc":
+        env["TF_CPU_ALLOCATOR_USE_BFC"] = "false"
     return env
 
 
@@ -690,7 +733,8 @@ def main(argv=None):
           "pendant les époques (steal de /proc/stat) ; elle varie d'une minute à l'autre et allonge les "
           f"époques d'autant. calmes : médiane des époques à moins de {100 * QUIET_STEAL:.0f} % de vol (leur "
           "nombre), et son rapport ; CPU s : temps processeur de l'époque (tous les fils du processus), "
-          "que le vol n'allonge pas, et son rapport")
+          "que le vol n'allonge pas, et son rapport ; sys : part de ce temps passée dans le système ; "
+          "défauts/pas : défauts de page mineurs par pas (mémoire rendue au système puis redemandée)")
     print()
     print(format_table(rows, peak))
     failed = [config for config in configs if config not in {row["config"] for row in rows}]

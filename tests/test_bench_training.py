@@ -75,7 +75,7 @@ def test_steady_stats_drop_the_first_epoch():
 
 
 def fake_run(config, epochs, round_index=0, accuracy=0.8, steps=2, images=500, flops=None, steal=None,
-             cpu=None):
+             cpu=None, system=None, faults=None):
     run = {"config": config, "round": round_index, "epoch_seconds": epochs,
            "train_seconds": [e - 1 for e in epochs], "steps_per_epoch": steps,
            "images_per_epoch": images, "test_accuracy": accuracy, "forward_flops_per_image": flops}
@@ -83,6 +83,10 @@ def fake_run(config, epochs, round_index=0, accuracy=0.8, steps=2, images=500, f
         run["epoch_steal"] = steal
     if cpu is not None:
         run["epoch_cpu_seconds"] = cpu
+    if system is not None:
+        run["epoch_system_seconds"] = system
+    if faults is not None:
+        run["epoch_page_faults"] = faults
     return run
 
 
@@ -120,6 +124,20 @@ def test_quiet_epochs_and_cpu_time_cancel_an_hypervisor_that_steals_half_the_mac
     # sans relevé (mesures d'avant, ou hors de Linux) : pas de rapport inventé
     bare = bench.summarize_configs([fake_run("simple", [3, 2, 2]), fake_run("rapide", [3, 2, 2])])
     assert all(row[key] is None for row in bare for key in ("steal", "quiet_median", "ratio_quiet", "ratio_cpu"))
+
+
+def test_system_share_and_page_faults_per_step_of_the_steady_epochs():
+    # l'allocateur par défaut rend la mémoire au système et la redemande : temps système et défauts de page
+    runs = [fake_run("4conv", [60, 40, 40], steps=10, cpu=[100, 80, 80], system=[30, 24, 8], faults=[9e5, 2e5, 3e5]),
+            fake_run("4conv-malloc", [60, 40, 40], steps=10, cpu=[100, 80, 80], system=[1, 1, 1], faults=[1e4, 800, 800])]
+    rows = {row["config"]: row for row in bench.summarize_configs(runs)}
+    assert rows["4conv"]["system_share"] == pytest.approx((24 / 80 + 8 / 80) / 2)        # 1re époque écartée
+    assert rows["4conv"]["faults_per_step"] == pytest.approx(25_000)
+    assert rows["4conv-malloc"]["faults_per_step"] == pytest.approx(80)
+    table = bench.format_table(list(rows.values()))
+    assert "20 %" in table and "25000" in table and "défauts/pas" in table
+    assert bench.summarize_configs([fake_run("simple", [3, 2, 2])])[0]["faults_per_step"] is None
+    assert bench.minor_page_faults() > 0
 
 
 def test_summarize_run_ms_per_step_and_gflops():
@@ -213,6 +231,29 @@ def test_tiny_benchmark_of_the_sequence_and_pipeline_levers(tmp_path):
     assert flops == [1_776_384, 26_360_576, 26_360_576, 1_776_384, 26_360_576]
     # sans leur référence (rapide, 4conv) dans cette invocation : pas de rapport inventé
     assert [row["ratio"] for row in saved["summary"]] == [None] * 5
+    # les réglages de tf_settings, dans chaque processus de mesure
+    assert all(run["TF_CPU_ALLOCATOR_USE_BFC"] == "true" and not run["tf_data_autotune_on_arrays"]
+               for run in saved["runs"])
+
+
+def test_tiny_benchmark_of_the_tensorflow_settings_levers(tmp_path):
+    output = tmp_path / "banc.json"
+    nice = ["nice", "-n", "19"] if shutil.which("nice") else []
+    command = [*nice, sys.executable, "scripts/bench_training.py", "--rows", "600", "--test-rows", "100",
+               "--epochs", "2", "--configs", "simple-autotune", "simple-malloc", "--output", str(output)]
+    environment = {key: value for key, value in os.environ.items() if key != "TF_CPU_ALLOCATOR_USE_BFC"}
+    completed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
+                               env={**environment, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    runs = {run["config"]: run for run in json.loads(output.read_text(encoding="utf-8"))["runs"]}
+    assert runs["simple-autotune"]["tf_data_autotune_on_arrays"] is True              # Keras par défaut
+    assert runs["simple-autotune"]["TF_CPU_ALLOCATOR_USE_BFC"] == "true"
+    assert runs["simple-malloc"]["tf_data_autotune_on_arrays"] is False
+    assert runs["simple-malloc"]["TF_CPU_ALLOCATOR_USE_BFC"] == "false"               # l'allocateur par défaut
+    for run in runs.values():
+        assert len(run["epoch_system_seconds"]) == len(run["epoch_page_faults"]) == 2
+        assert all(faults > 0 for faults in run["epoch_page_faults"])
+    assert "défauts/pas" in completed.stdout
 
 
 def test_tiny_benchmark_measures_each_configuration_in_its_own_process(tmp_path):
