@@ -574,8 +574,10 @@ def run_worker(config, args):
                   callbacks=[timer])
     elif spec["pipeline"] == "rapide":
         steps, images_per_epoch = math.ceil(len(X_app) / BATCH_SIZE), len(X_app)
+        # comme le carnet : validation par lots de 256 (Keras la ferait par lots de 32 après un tf.data)
         model.fit(fast_augmentation.lab_augmented_batches(X_app, y_app, batch_size=BATCH_SIZE),
                   epochs=args.epochs, shuffle=False, verbose=0, validation_data=(X_val, y_val),
+                  validation_batch_size=BATCH_SIZE,
                   callbacks=[timer])
     else:
         steps, images_per_epoch = math.ceil(len(X_app) / BATCH_SIZE), len(X_app)

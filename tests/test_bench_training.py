@@ -219,9 +219,10 @@ def test_tiny_benchmark_of_the_sequence_and_pipeline_levers(tmp_path):
     assert [run["config"] for run in saved["runs"]] == ["rapide-apres-idg", "4conv-tfdata", "4conv-nchw",
                                                          "rapide-un-iterateur", "4conv-un-iterateur"]
     # 120 images de validation. Quand fit() reçoit un tf.data.Dataset, Keras valide les tableaux par
-    # lots de 32 (4 lots), comme dans la voie rapide du carnet ; avec des tableaux, par lots de 256 (1 lot) ;
-    # les configurations à un seul itérateur valident par lots de 256, répétés sans fin (1 lot).
-    validation_batches = {"rapide-apres-idg": 4, "4conv-tfdata": 4, "4conv-nchw": 1,
+    # lots de 32 (4 lots, 4conv-tfdata), sauf avec validation_batch_size=256, comme la voie rapide du
+    # carnet (1 lot) ; avec des tableaux, par lots de 256 (1 lot) ; les configurations à un seul
+    # itérateur valident par lots de 256, répétés sans fin (1 lot).
+    validation_batches = {"rapide-apres-idg": 1, "4conv-tfdata": 4, "4conv-nchw": 1,
                           "rapide-un-iterateur": 1, "4conv-un-iterateur": 1}
     for run in saved["runs"]:
         assert run["steps_per_epoch"] == 2 and len(run["epoch_seconds"]) == 2

@@ -188,6 +188,9 @@ def test_every_fit_of_the_notebook_validates_on_arrays():
     assert len(validation_arguments) >= 5
     for argument in validation_arguments:
         assert argument.startswith("("), argument
+    # la voie rapide donne un tf.data à fit() : sans validation_batch_size, Keras validerait par lots de 32
+    fast_path = next(source for source in cell_sources("classification.ipynb") if "lab_augmented_batches(" in source)
+    assert "validation_batch_size=256" in fast_path
 
 
 def test_lab_cells_show_the_lab_code():
