@@ -17,7 +17,8 @@ Configurations (réseau, lots de 256 et nombre d'époques du labo) :
     4conv-onednn0   le même, TF_ENABLE_ONEDNN_OPTS=0 dans l'environnement du processus
     4conv-xla       le même, compilé avec jit_compile=True (XLA ; attendu lent sur processeur)
     4conv-tfdata    le même, lots fournis par un pipeline tf.data (mélange, lots, prefetch)
-    4conv-nchw      le même, canaux en premier (data_format="channels_first")
+    4conv-nchw      le même, canaux en premier (data_format="channels_first") ; TensorFlow ne
+                    l'apprend sur processeur qu'avec oneDNN, actif seulement sur les processeurs récents
     rapide-un-iterateur  rapide, lots répétés sans fin (.repeat() et steps_per_epoch) : un seul
                     itérateur tf.data pour tout fit(), validation comprise (validation_steps)
     4conv-un-iterateur   4conv, idem (lots mélangés par tf.data, un seul itérateur)

@@ -210,28 +210,30 @@ def test_tiny_benchmark_of_the_sequence_and_pipeline_levers(tmp_path):
     output = tmp_path / "banc.json"
     nice = ["nice", "-n", "19"] if shutil.which("nice") else []
     command = [*nice, sys.executable, "scripts/bench_training.py", "--rows", "600", "--test-rows", "100",
-               "--epochs", "2", "--configs", "rapide-apres-idg", "4conv-tfdata", "4conv-nchw",
+               "--epochs", "2", "--configs", "rapide-apres-idg", "4conv-tfdata",
                "rapide-un-iterateur", "4conv-un-iterateur", "--output", str(output)]
     completed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
                                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
     assert completed.returncode == 0, completed.stdout + completed.stderr
     saved = json.loads(output.read_text(encoding="utf-8"))
-    assert [run["config"] for run in saved["runs"]] == ["rapide-apres-idg", "4conv-tfdata", "4conv-nchw",
+    # (4conv-nchw n'est pas lancé ici : TensorFlow n'apprend en canaux d'abord sur processeur qu'avec
+    # oneDNN, qu'il n'active que sur les processeurs récents ; channels_first_copy a son propre test)
+    assert [run["config"] for run in saved["runs"]] == ["rapide-apres-idg", "4conv-tfdata",
                                                          "rapide-un-iterateur", "4conv-un-iterateur"]
     # 120 images de validation. Quand fit() reçoit un tf.data.Dataset, Keras valide les tableaux par
     # lots de 32 (4 lots, 4conv-tfdata), sauf avec validation_batch_size=256, comme la voie rapide du
     # carnet (1 lot) ; avec des tableaux, par lots de 256 (1 lot) ; les configurations à un seul
     # itérateur valident par lots de 256, répétés sans fin (1 lot).
-    validation_batches = {"rapide-apres-idg": 1, "4conv-tfdata": 4, "4conv-nchw": 1,
+    validation_batches = {"rapide-apres-idg": 1, "4conv-tfdata": 4,
                           "rapide-un-iterateur": 1, "4conv-un-iterateur": 1}
     for run in saved["runs"]:
         assert run["steps_per_epoch"] == 2 and len(run["epoch_seconds"]) == 2
         assert run["n_validation"] == 120
         assert run["validation_batches"] == [validation_batches[run["config"]]] * 2, run["config"]
     flops = [run["forward_flops_per_image"] for run in saved["runs"]]
-    assert flops == [1_776_384, 26_360_576, 26_360_576, 1_776_384, 26_360_576]
+    assert flops == [1_776_384, 26_360_576, 1_776_384, 26_360_576]
     # sans leur référence (rapide, 4conv) dans cette invocation : pas de rapport inventé
-    assert [row["ratio"] for row in saved["summary"]] == [None] * 5
+    assert [row["ratio"] for row in saved["summary"]] == [None] * 4
     # les réglages de tf_settings, dans chaque processus de mesure
     assert all(run["TF_CPU_ALLOCATOR_USE_BFC"] == "true" and not run["tf_data_autotune_on_arrays"]
                for run in saved["runs"])
