@@ -25,9 +25,9 @@ from fashion_data import IMAGE_SIZE, N_CLASSES, DataError, ensure_csv_files, loa
 from safe_files import write_json_atomically
 
 # TensorFlow importé sans ses lignes techniques de démarrage, et réglé pour le processeur (tf_settings.py)
-import tf_settings  # noqa: E402,F401
-import keras  # noqa: E402
-from keras import layers  # noqa: E402
+import tf_settings  # noqa: F401  (avant keras)
+import keras
+from keras import layers
 
 # Keras 3 avertit que « shuffle=True » (sa valeur par défaut) est ignoré quand fit() reçoit un
 # générateur ou un tf.data.Dataset : ces lots sont déjà mélangés, l'avertissement n'apprend rien.
