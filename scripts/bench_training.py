@@ -47,8 +47,9 @@ entier jusqu'à une minute, machine inoccupée et sans vol, au début de chaque 
 flow() (Keras 3 en remplace l'itérateur à chaque époque) : comme le carnet, le banc valide donc sur
 des images augmentées une fois, en tableaux.
 
-    python scripts/bench_training.py --epochs 5 --repeat 3 --output bench.json
-    python scripts/bench_training.py --epochs 4 --configs 4conv 4conv-spe 4conv-threads 4conv-onednn0
+    python scripts/bench_training.py --epochs 3 --repeat 3 --output bench.json
+    python scripts/bench_training.py --epochs 3 --repeat 3 --rows 12000 --test-rows 2000 \\
+        --configs 4conv 4conv-spe 4conv-threads 4conv-onednn0 4conv-tfdata 4conv-xla
 """
 import argparse
 import json
