@@ -36,7 +36,10 @@ rapporte le minimum, la médiane et le maximum des suivantes, les pas par époqu
 la précision sur le jeu de test et les GFLOP/s atteints (opérations comptées couche par couche).
 Les rapports sont des rapports de médianes mesurées dans la même invocation : simple, idg,
 rapide et 4conv rapportés à simple ; les variantes 4conv-* rapportées à 4conv. Avec --repeat N,
-la suite entière est jouée N fois en alternance (A B C A B C ...).
+la suite entière est jouée N fois en alternance (A B C A B C ...), chaque tour avec sa graine
+(13, 14, 15...) pour l'initialisation du réseau, le mélange et l'augmentation (le partage 80/20 reste
+celui du labo) : la précision sur le jeu de test est donnée tour par tour, avec sa moyenne, pour
+comparer deux configurations au-delà du hasard d'un seul tirage.
 
 Sur une machine virtuelle, l'hyperviseur prend par moments une part des processeurs pour d'autres
 machines (le « steal » de /proc/stat) : ici jusqu'à 55 %, par épisodes de quelques minutes, ce qui
@@ -265,7 +268,7 @@ def summarize_configs(raw_runs, configs=CONFIGS):
     """Une ligne par configuration (dans l'ordre de première apparition) à partir des mesures
     brutes d'une invocation : les époques stables de tous les tours réunies (médiane, min, max),
     le rapport des médianes à la configuration de référence (simple, ou 4conv pour les variantes
-    4conv-*), le rapport tour par tour, la précision moyenne et les GFLOP/s médians."""
+    4conv-*), le rapport tour par tour, la précision (moyenne et tour par tour) et les GFLOP/s médians."""
     runs = [summarize_run(raw) for raw in raw_runs]
     order = list(dict.fromkeys(run["config"] for run in runs))
     by_config = {name: [run for run in runs if run["config"] == name] for name in order}
@@ -296,6 +299,7 @@ def summarize_configs(raw_runs, configs=CONFIGS):
             "ms_per_step": statistics.median(run["ms_per_step"] for run in by_config[name]),
             "steps_per_epoch": by_config[name][0]["steps_per_epoch"],
             "accuracy": statistics.mean(run["accuracy"] for run in by_config[name]),
+            "accuracy_per_round": [run["accuracy"] for run in sorted(by_config[name], key=lambda r: r["round"])],
             "steal": median_or_none(s for raw in raws for s in steady(raw.get("epoch_steal") or [])),
             "quiet_n": len(quiet), "quiet_median": statistics.median(quiet) if quiet else None,
             "cpu_seconds": median_or_none(s for raw in raws for s in steady(raw.get("epoch_cpu_seconds") or [])),
@@ -402,6 +406,20 @@ def format_table(rows, peak=None):
     return "\n".join(lines)
 
 
+def format_accuracy(rows, epochs):
+    """La précision sur le jeu de test de chaque configuration, tour par tour (une graine par tour),
+    avec sa moyenne et l'écart entre le plus haut et le plus bas."""
+    seeds = max(len(row["accuracy_per_round"]) for row in rows)
+    lines = [f"Précision sur le jeu de test après {epochs} époque(s), un tour par graine "
+             f"({', '.join(str(round_seed(k)) for k in range(seeds))}) :",
+             f"{'configuration':16} {'moyenne':>8} {'écart':>7}  par tour"]
+    for row in rows:
+        values = row["accuracy_per_round"]
+        lines.append(f"{row['config']:16} {statistics.mean(values):8.4f} {max(values) - min(values):7.4f}  "
+                     + " ".join(f"{value:.4f}" for value in values))
+    return "\n".join(lines)
+
+
 def describe_peak(peak):
     """Une ligne qui dit le pic et l'hypothèse qui le donne."""
     if not peak.get("gflops"):
@@ -443,7 +461,12 @@ def channels_first_copy(model):
     return keras.Sequential.from_config(config)
 
 
-def fit_with_image_data_generator(model, X_app, y_app, X_val, y_val, epochs, callbacks=()):
+def round_seed(round_index):
+    """Graine d'un tour : 13 au premier tour, puis 14, 15..."""
+    return SEED + round_index
+
+
+def fit_with_image_data_generator(model, X_app, y_app, X_val, y_val, epochs, callbacks=(), seed=SEED):
     """Le fit() du carnet avec ImageDataGenerator (validation augmentée une fois, en tableaux) ;
     renvoie les pas par époque."""
     import fashion_utils as fu
@@ -453,8 +476,8 @@ def fit_with_image_data_generator(model, X_app, y_app, X_val, y_val, epochs, cal
                                    height_shift_range=0.08, zoom_range=0.08)
     steps = max(1, len(X_app) // BATCH_SIZE)
     X_val_augmented, y_val_augmented = next(generator.flow(X_val, y_val, batch_size=len(X_val),
-                                                           shuffle=False, seed=SEED))
-    model.fit(fu.repeat_forever(generator.flow(X_app, y_app, batch_size=BATCH_SIZE, seed=SEED)),
+                                                           shuffle=False, seed=seed))
+    model.fit(fu.repeat_forever(generator.flow(X_app, y_app, batch_size=BATCH_SIZE, seed=seed)),
               steps_per_epoch=steps, epochs=epochs, shuffle=False, verbose=0,
               validation_data=(X_val_augmented, y_val_augmented), callbacks=list(callbacks))
     return steps
@@ -495,10 +518,11 @@ def run_worker(config, args):
 
     if spec.get("after") == "idg":
         # Comme dans le carnet : un autre réseau vient d'apprendre avec ImageDataGenerator.
-        keras.utils.set_random_seed(SEED)
-        fit_with_image_data_generator(fu.build_cnn_1conv(), X_app, y_app, X_val, y_val, args.epochs)
+        keras.utils.set_random_seed(args.seed)
+        fit_with_image_data_generator(fu.build_cnn_1conv(), X_app, y_app, X_val, y_val, args.epochs,
+                                      seed=args.seed)
 
-    keras.utils.set_random_seed(SEED)
+    keras.utils.set_random_seed(args.seed)
     model = fu.build_cnn_1conv() if spec["network"] == "1conv" else fu.build_cnn_4conv()
     if spec["pipeline"] == "couche":
         model = fu.compile_model(keras.Sequential([keras.Input(fu.INPUT_SHAPE), fast_augmentation.LabAugmentation(),
@@ -555,29 +579,30 @@ def run_worker(config, args):
         # validation_steps, garde le même itérateur d'un bout à l'autre de fit().
         steps, images_per_epoch = math.ceil(len(X_app) / BATCH_SIZE), len(X_app)
         if spec["pipeline"] == "rapide":
-            batches = fast_augmentation.lab_augmented_batches(X_app, y_app, batch_size=BATCH_SIZE)
+            batches = fast_augmentation.lab_augmented_batches(X_app, y_app, batch_size=BATCH_SIZE, seed=args.seed)
         else:
             batches = (tf.data.Dataset.from_tensor_slices((X_app, y_app))
-                       .shuffle(len(X_app), seed=SEED, reshuffle_each_iteration=True)
+                       .shuffle(len(X_app), seed=args.seed, reshuffle_each_iteration=True)
                        .batch(BATCH_SIZE).prefetch(tf.data.AUTOTUNE))
         validation = tf.data.Dataset.from_tensor_slices((X_val, y_val)).batch(BATCH_SIZE).repeat()
         model.fit(batches.repeat(), steps_per_epoch=steps, epochs=args.epochs, verbose=0,
                   validation_data=validation, validation_steps=math.ceil(len(X_val) / BATCH_SIZE),
                   callbacks=[timer])
     elif spec["pipeline"] == "idg":
-        steps = fit_with_image_data_generator(model, X_app, y_app, X_val, y_val, args.epochs, [timer])
+        steps = fit_with_image_data_generator(model, X_app, y_app, X_val, y_val, args.epochs, [timer],
+                                              seed=args.seed)
         images_per_epoch = steps * BATCH_SIZE
     elif spec["pipeline"] == "tfdata":
         steps, images_per_epoch = math.ceil(len(X_app) / BATCH_SIZE), len(X_app)
         batches = (tf.data.Dataset.from_tensor_slices((X_app, y_app))
-                   .shuffle(len(X_app), seed=SEED, reshuffle_each_iteration=True)
+                   .shuffle(len(X_app), seed=args.seed, reshuffle_each_iteration=True)
                    .batch(BATCH_SIZE).prefetch(tf.data.AUTOTUNE))
         model.fit(batches, epochs=args.epochs, verbose=0, validation_data=(X_val, y_val),
                   callbacks=[timer])
     elif spec["pipeline"] == "rapide":
         steps, images_per_epoch = math.ceil(len(X_app) / BATCH_SIZE), len(X_app)
         # comme le carnet : validation par lots de 256 (Keras la ferait par lots de 32 après un tf.data)
-        model.fit(fast_augmentation.lab_augmented_batches(X_app, y_app, batch_size=BATCH_SIZE),
+        model.fit(fast_augmentation.lab_augmented_batches(X_app, y_app, batch_size=BATCH_SIZE, seed=args.seed),
                   epochs=args.epochs, shuffle=False, verbose=0, validation_data=(X_val, y_val),
                   validation_batch_size=BATCH_SIZE,
                   callbacks=[timer])
@@ -588,7 +613,7 @@ def run_worker(config, args):
     _, accuracy = model.evaluate(X_test, y_test, verbose=0)
 
     return {
-        "config": config, "epochs": args.epochs, "rows": len(train), "n_train": len(X_app),
+        "config": config, "seed": args.seed, "epochs": args.epochs, "rows": len(train), "n_train": len(X_app),
         "n_validation": len(X_val), "n_test": len(X_test), "batch_size": BATCH_SIZE,
         "epoch_seconds": timer.epoch_seconds, "train_seconds": timer.train_seconds,
         "steps_per_epoch": steps, "images_per_epoch": images_per_epoch,
@@ -623,9 +648,9 @@ def worker_environment(config):
     return env
 
 
-def worker_command(config, args, result_path):
+def worker_command(config, args, result_path, seed=SEED):
     """La ligne de commande d'un processus de mesure."""
-    command = [sys.executable, str(Path(__file__).resolve()), "--worker", config,
+    command = [sys.executable, str(Path(__file__).resolve()), "--worker", config, "--seed", str(seed),
                "--result", str(result_path), "--epochs", str(args.epochs), "--data", str(args.data),
                "--spe", str(args.spe), "--intra-threads", str(args.intra_threads),
                "--inter-threads", str(args.inter_threads)]
@@ -641,7 +666,7 @@ def measure_in_child(config, args, round_index):
     with tempfile.TemporaryDirectory(prefix="bench_training_") as folder:
         result_path = Path(folder) / "mesures.json"
         start = time.perf_counter()
-        completed = subprocess.run(worker_command(config, args, result_path), env=worker_environment(config),
+        completed = subprocess.run(worker_command(config, args, result_path, round_seed(round_index)), env=worker_environment(config),
                                    capture_output=True, text=True, check=False)
         wall = time.perf_counter() - start
         if completed.returncode != 0 or not result_path.exists():
@@ -676,6 +701,7 @@ def parse_args(argv=None):
     parser.add_argument("--output", default=None, help="fichier JSON où garder les mesures brutes et le tableau")
     parser.add_argument("--worker", choices=list(CONFIGS), default=None, help=argparse.SUPPRESS)
     parser.add_argument("--result", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--seed", type=int, default=SEED, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.epochs < 1 or args.repeat < 1:
         parser.error("--epochs et --repeat doivent valoir au moins 1")
@@ -741,6 +767,8 @@ def main(argv=None):
           "défauts/pas : défauts de page mineurs par pas (mémoire rendue au système puis redemandée)")
     print()
     print(format_table(rows, peak))
+    print()
+    print(format_accuracy(rows, args.epochs))
     failed = [config for config in configs if config not in {row["config"] for row in rows}]
     if failed:
         print(f"\nSans mesure (échec) : {' '.join(failed)}")

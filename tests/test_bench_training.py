@@ -168,6 +168,27 @@ def test_ratios_are_medians_within_the_invocation_with_their_reference():
     assert "1.00x" in simple_line and "1.17x" in table and "rapport par tour" in table
 
 
+def test_accuracy_is_given_round_by_round_with_one_seed_per_round():
+    runs = [fake_run("idg", [20, 10, 10], 1, accuracy=0.84), fake_run("rapide", [20, 10, 10], 1, accuracy=0.85),
+            fake_run("idg", [20, 10, 10], 0, accuracy=0.86), fake_run("rapide", [20, 10, 10], 0, accuracy=0.83)]
+    rows = bench.summarize_configs(runs)
+    assert [row["accuracy_per_round"] for row in rows] == [[0.86, 0.84], [0.83, 0.85]]   # dans l'ordre des tours
+    assert [row["accuracy"] for row in rows] == pytest.approx([0.85, 0.84])
+    text = bench.format_accuracy(rows, 3)
+    assert "après 3 époque(s)" in text and "(13, 14)" in text
+    idg = next(line for line in text.splitlines() if line.startswith("idg "))
+    assert idg.split()[1:] == ["0.8500", "0.0200", "0.8600", "0.8400"]
+    assert [bench.round_seed(k) for k in range(3)] == [13, 14, 15]
+
+
+def test_each_round_s_worker_gets_its_own_seed(tmp_path):
+    args = bench.parse_args(["--repeat", "2"])
+    commands = [bench.worker_command("rapide", args, tmp_path / "r.json", bench.round_seed(k)) for k in range(2)]
+    seeds = [command[command.index("--seed") + 1] for command in commands]
+    assert seeds == ["13", "14"]
+    assert bench.parse_args(["--worker", "rapide", "--result", "r.json", "--seed", "14"]).seed == 14
+
+
 def test_missing_reference_gives_no_ratio():
     rows = bench.summarize_configs([fake_run("4conv-xla", [50, 40, 42])])
     assert rows[0]["ratio"] is None and rows[0]["base"] == "4conv"
@@ -280,4 +301,6 @@ def test_tiny_benchmark_measures_each_configuration_in_its_own_process(tmp_path)
     for run in saved["runs"]:
         assert len(run["epoch_seconds"]) == 2 and run["n_train"] == 480 and run["steps_per_epoch"] == 2
         assert run["forward_flops_per_image"] == 1_776_384
+        assert run["seed"] == 13                                        # un seul tour : la graine du premier
     assert [row["config"] for row in saved["summary"]] == ["simple", "rapide"]
+    assert "Précision sur le jeu de test après 2 époque(s)" in completed.stdout
