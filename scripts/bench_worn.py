@@ -9,7 +9,12 @@ reste dans l'image), et par « vetement_seul » (la silhouette retirée). S'y aj
 d'origine où find_face croit voir une personne (fausses alertes : photos-dev n'a que des vêtements
 à plat ou sur cintre).
 
+Avec --teints, la silhouette est redessinée avec chacune des teintes de peau choisies de l'échelle
+Monk (1, la plus claire, à 10, la plus foncée) : pour chacune, la part des silhouettes où une
+personne est trouvée et la précision des hauts portés préparés par « vetement_seul ».
+
     python scripts/bench_worn.py --per-class 40 --split holdout
+    python scripts/bench_worn.py --per-class 20 --teints 1 2 3 4 5 6 7 8 9 10
 """
 import argparse
 import sys
@@ -41,6 +46,31 @@ def cut_out_garment(small, mask):
     return Image.fromarray(rgba[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1], "RGBA")
 
 
+def dress_figures(garments, folder, prefix, skin=worn_figures.SKIN):
+    """Chaque vêtement détouré (image RGBA, classe) porté par la silhouette de teinte skin, enregistré
+    dans folder : liste de (chemin, classe)."""
+    entries = []
+    for i, (garment, label) in enumerate(garments):
+        path = Path(folder) / f"{prefix}_{i:04d}.png"
+        worn_figures.person_wearing(garment, skin=skin)[0].save(path)
+        entries.append((path, label))
+    return entries
+
+
+def count_people(entries):
+    """Nombre de photos où photo_person.find_face trouve une personne."""
+    return sum(photo_person.find_face(np.asarray(small.convert("RGB")), mask) is not None
+               for small, mask, _ in (photo_preparation.garment_region(path) for path, _ in entries))
+
+
+def score_entries(model, entries, preparation):
+    """Scores (bench_photos.score_predictions) du modèle sur des photos préparées par preparation."""
+    images, ok, _ = bench_photos.prepare_entries(entries, preparation)
+    predicted = fu.predict_labels(model, images[..., None])[1] if len(images) else []
+    y_true = np.array([label for _, label in entries])
+    return bench_photos.score_predictions(y_true, bench_photos.predictions_with_failures(len(entries), ok, predicted))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--photos", default=str(bench_photos.DEFAULT_PHOTOS))
@@ -48,6 +78,8 @@ def main(argv=None):
     parser.add_argument("--split", default="holdout", choices=photo_files.SPLITS)
     parser.add_argument("--per-class", type=int, default=40, help="photos par classe au plus (40)")
     parser.add_argument("--save-examples", metavar="PNG", help="quelques silhouettes et ce que voit le modèle")
+    parser.add_argument("--teints", nargs="+", type=int, choices=range(1, 11), metavar="N", default=[],
+                        help="teintes de peau de l'échelle Monk (1 à 10) à essayer en plus")
     args = parser.parse_args(argv)
 
     entries, _ = photo_files.collect_photos(args.photos, args.split)
@@ -58,31 +90,27 @@ def main(argv=None):
     print(f"{len(chosen)} photos de hauts ({args.split}), modèle {Path(args.model).name}", flush=True)
 
     with tempfile.TemporaryDirectory(prefix="bench_worn_") as folder:
-        worn_entries, kept, alarms = [], [], 0
-        for i, (path, label) in enumerate(chosen):
+        garments, kept, alarms = [], [], 0
+        for path, label in chosen:
             try:
                 small, mask, _ = photo_preparation.garment_region(path)
                 alarms += photo_person.find_face(np.asarray(small.convert("RGB")), mask) is not None
-                image, _ = worn_figures.person_wearing(cut_out_garment(small, mask))
+                garments.append((cut_out_garment(small, mask), label))
             except Exception as exc:  # noqa: BLE001 - une photo ratée n'arrête pas le banc
                 print(f"  {path.name} : {type(exc).__name__} : {exc}")
                 continue
-            worn_path = Path(folder) / f"porte_{i:04d}.png"
-            image.save(worn_path)
-            worn_entries.append((worn_path, label))
             kept.append((path, label))
+        worn_entries = dress_figures(garments, folder, "porte")
         cases = {"photo d'origine, premier_plan": (kept, "premier_plan"),
                  "portée, premier_plan": (worn_entries, "premier_plan"),
                  "portée, vetement_seul": (worn_entries, "vetement_seul")}
-        rows = {}
-        for name, (case_entries, preparation) in cases.items():
-            images, ok, _ = bench_photos.prepare_entries(case_entries, preparation)
-            predicted = fu.predict_labels(model, images[..., None])[1] if len(images) else []
-            y_true = np.array([label for _, label in case_entries])
-            y_pred = bench_photos.predictions_with_failures(len(case_entries), ok, predicted)
-            rows[name] = bench_photos.score_predictions(y_true, y_pred)
-        detected = sum(photo_person.find_face(np.asarray(s.convert("RGB")), m) is not None
-                       for s, m, _ in (photo_preparation.garment_region(p) for p, _ in worn_entries))
+        rows = {name: score_entries(model, entries, preparation) for name, (entries, preparation) in cases.items()}
+        detected = count_people(worn_entries)
+        tones = {}
+        for tone in args.teints:
+            entries = dress_figures(garments, folder, f"teint{tone}", skin=worn_figures.MONK_SKIN_TONES[tone - 1])
+            tones[tone] = (count_people(entries), score_entries(model, entries, "vetement_seul"))
+            print(f"  teint Monk {tone} : personne trouvée {tones[tone][0]} sur {len(entries)}", flush=True)
         if args.save_examples:
             examples = [Image.open(p).convert("L").resize((112, 112)) for p, _ in worn_entries[::max(1, len(worn_entries) // 8)][:8]]
             seen = [Image.fromarray((photo_preparation.prepare_garment(p) * 255).astype(np.uint8)).resize((112, 112), 0)
@@ -100,6 +128,12 @@ def main(argv=None):
     for name, scores in rows.items():
         per_class = " ".join(f"{scores.per_class.get(c, float('nan')):9.2f}" for c in TOPS)
         print(f"{name:32} {per_class} {scores.balanced_accuracy:10.3f}")
+    if tones:
+        print("\nTeintes de peau de l'échelle Monk (hauts portés, vetement_seul) :")
+        print(f"{'teint':>5} {'personne':>9} " + " ".join(f"{n[:9]:>9}" for n in names) + f" {'équilibrée':>10}")
+        for tone, (found, scores) in tones.items():
+            per_class = " ".join(f"{scores.per_class.get(c, float('nan')):9.2f}" for c in TOPS)
+            print(f"{tone:5d} {found:4d}/{len(worn_entries):<4d} {per_class} {scores.balanced_accuracy:10.3f}")
     return 0
 
 

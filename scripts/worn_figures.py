@@ -9,6 +9,10 @@ posé sur le buste, sous le cou, par-dessus les bras et le jean.
 from PIL import Image, ImageDraw
 
 SKIN = (224, 172, 140)
+#: Les dix teintes de référence de l'échelle de couleurs de peau Monk (Google, 2022), de la plus
+#: claire (1) à la plus foncée (10), en RGB.
+MONK_SKIN_TONES = ((246, 237, 228), (243, 231, 219), (247, 234, 208), (234, 218, 186), (215, 189, 150),
+                   (160, 126, 86), (130, 92, 67), (96, 65, 52), (58, 49, 42), (41, 36, 32))
 HAIR = (45, 30, 22)
 JEANS = (50, 70, 120)
 BACKGROUND = (250, 250, 250)
@@ -33,20 +37,20 @@ def drawn_tshirt(colour=(200, 30, 40), size=(100, 84)):
     return image
 
 
-def person_wearing(garment, size=224, torso=TORSO):
-    """La silhouette qui porte garment (RGBA) : image RGB size × size et la boîte où le vêtement
-    a été posé (gauche, haut, droite, bas, à l'échelle de size)."""
+def person_wearing(garment, size=224, torso=TORSO, skin=SKIN):
+    """La silhouette qui porte garment (RGBA), visage, cou et bras couleur skin : image RGB
+    size × size et la boîte où le vêtement a été posé (gauche, haut, droite, bas, à l'échelle de size)."""
     scale = size / 224
     image = Image.new("RGB", (224, 224), BACKGROUND)
     draw = ImageDraw.Draw(image)
     for leg in LEGS:
         draw.rectangle(leg, fill=JEANS)
     for arm in ARMS:
-        draw.rectangle(arm, fill=SKIN)
-        draw.ellipse((arm[0], arm[3] - 6, arm[2], arm[3] + 8), fill=SKIN)       # la main
+        draw.rectangle(arm, fill=skin)
+        draw.ellipse((arm[0], arm[3] - 6, arm[2], arm[3] + 8), fill=skin)       # la main
     draw.ellipse(HAIR_BOX, fill=HAIR)
-    draw.ellipse(HEAD, fill=SKIN)
-    draw.rectangle(NECK, fill=SKIN)
+    draw.ellipse(HEAD, fill=skin)
+    draw.rectangle(NECK, fill=skin)
     fitted = garment.copy()
     fitted.thumbnail((torso[2] - torso[0], 224 - torso[1]), Image.Resampling.LANCZOS)
     left = (torso[0] + torso[2] - fitted.width) // 2

@@ -28,3 +28,18 @@ def test_tops_are_worn_by_the_figure_found_again_and_scored(tmp_path, capsys):
     assert [line.split("  ")[0] for line in rows] == ["photo d'origine, premier_plan", "portée, premier_plan",
                                                       "portée, vetement_seul"]
     assert Image.open(examples).size[1] == 224                              # silhouettes et images 28 × 28
+
+
+def test_skin_tones_of_the_monk_scale_are_each_measured(tmp_path, capsys):
+    (tmp_path / "T-shirt_top").mkdir()
+    for i, colour in enumerate([(200, 30, 40), (40, 90, 160)]):
+        photo = Image.new("RGB", (300, 400), (120, 120, 125))
+        tshirt = figures.drawn_tshirt(colour, size=(200, 170))
+        photo.paste(tshirt, (50, 110), tshirt)
+        photo.save(tmp_path / "T-shirt_top" / f"{i}.png")
+    assert len(figures.MONK_SKIN_TONES) == 10
+    assert bench_worn.main(["--photos", str(tmp_path), "--split", "all", "--teints", "5", "10"]) == 0
+    out = capsys.readouterr().out
+    assert "teint Monk 5 : personne trouvée 2 sur 2" in out                 # une teinte moyenne : trouvée
+    table = out.split("Teintes de peau de l'échelle Monk")[1].splitlines()[2:]
+    assert [line.split()[0] for line in table] == ["5", "10"]
