@@ -415,7 +415,7 @@ def format_accuracy(rows, epochs):
              f"{'configuration':16} {'moyenne':>8} {'écart':>7}  par tour"]
     for row in rows:
         values = row["accuracy_per_round"]
-        lines.append(f"{row['config']:16} {statistics.mean(values):8.4f} {max(values) - min(values):7.4f}  "
+        lines.append(f"{row['config']:16} {row['accuracy']:8.4f} {max(values) - min(values):7.4f}  "
                      + " ".join(f"{value:.4f}" for value in values))
     return "\n".join(lines)
 
@@ -666,8 +666,8 @@ def measure_in_child(config, args, round_index):
     with tempfile.TemporaryDirectory(prefix="bench_training_") as folder:
         result_path = Path(folder) / "mesures.json"
         start = time.perf_counter()
-        completed = subprocess.run(worker_command(config, args, result_path, round_seed(round_index)), env=worker_environment(config),
-                                   capture_output=True, text=True, check=False)
+        completed = subprocess.run(worker_command(config, args, result_path, round_seed(round_index)),
+                                   env=worker_environment(config), capture_output=True, text=True, check=False)
         wall = time.perf_counter() - start
         if completed.returncode != 0 or not result_path.exists():
             print(f"  {config} : le processus de mesure a échoué (code {completed.returncode}) :", flush=True)

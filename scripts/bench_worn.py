@@ -71,6 +71,11 @@ def score_entries(model, entries, preparation):
     return bench_photos.score_predictions(y_true, bench_photos.predictions_with_failures(len(entries), ok, predicted))
 
 
+def per_class_cells(scores):
+    """Les précisions par classe des hauts (TOPS), en colonnes de 9 caractères."""
+    return " ".join(f"{scores.per_class.get(c, float('nan')):9.2f}" for c in TOPS)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--photos", default=str(bench_photos.DEFAULT_PHOTOS))
@@ -126,14 +131,13 @@ def main(argv=None):
           f"{alarms} photos d'origine sur {len(kept)} (fausses alertes)")
     print(f"\n{'mesure':32} " + " ".join(f"{n[:9]:>9}" for n in names) + f" {'équilibrée':>10}")
     for name, scores in rows.items():
-        per_class = " ".join(f"{scores.per_class.get(c, float('nan')):9.2f}" for c in TOPS)
-        print(f"{name:32} {per_class} {scores.balanced_accuracy:10.3f}")
+        print(f"{name:32} {per_class_cells(scores)} {scores.balanced_accuracy:10.3f}")
     if tones:
         print("\nTeintes de peau de l'échelle Monk (hauts portés, vetement_seul) :")
         print(f"{'teint':>5} {'personne':>9} " + " ".join(f"{n[:9]:>9}" for n in names) + f" {'équilibrée':>10}")
         for tone, (found, scores) in tones.items():
-            per_class = " ".join(f"{scores.per_class.get(c, float('nan')):9.2f}" for c in TOPS)
-            print(f"{tone:5d} {found:4d}/{len(worn_entries):<4d} {per_class} {scores.balanced_accuracy:10.3f}")
+            found_share = f"{found:4d}/{len(worn_entries):<4d}"
+            print(f"{tone:5d} {found_share} {per_class_cells(scores)} {scores.balanced_accuracy:10.3f}")
     return 0
 
 
