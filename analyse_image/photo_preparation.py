@@ -318,7 +318,7 @@ PREPARATIONS = {
 
 #: Version de chaque préparation, dans la clé du cache (photo_cache) : à augmenter quand une
 #: préparation ou une fonction qu'elle appelle change ce qu'elle produit.
-PREPARATION_VERSIONS = {"labo": 1, "fashion_mnist": 1, "premier_plan": 1, "vetement_seul": 2}
+PREPARATION_VERSIONS = {"labo": 1, "fashion_mnist": 1, "premier_plan": 1, "vetement_seul": 3}
 
 
 #: En deçà de cet écart entre ses pixels le plus clair et le plus sombre, une image préparée est unie.

@@ -48,6 +48,57 @@ def test_skin_colour_model():
         "noir": False, "gris": False}
 
 
+def test_skin_models_cover_the_ten_tones_of_the_monk_scale_and_no_neutral_colour():
+    tones = np.array([figures.MONK_SKIN_TONES], dtype=np.uint8)
+    neutral = np.array([[(250, 250, 250), (235, 235, 235), (128, 128, 128), (20, 20, 20), (45, 45, 50)]],
+                       dtype=np.uint8)
+    covered = np.zeros(len(figures.MONK_SKIN_TONES), dtype=bool)
+    for model in photo_person.SKIN_MODELS:
+        covered |= photo_person.skin_mask(tones, model)[0]
+        assert not photo_person.skin_mask(neutral, model).any(), model
+    assert covered.all()
+    assert photo_person.skin_mask(tones)[0].tolist() == [False] * 3 + [True] * 5 + [False] * 2   # « usuelle »
+
+
+@pytest.mark.parametrize("tone, model", [(1, "claire"), (3, "claire"), (5, "usuelle"), (9, "foncée"), (10, "foncée")])
+def test_face_found_and_garment_kept_whatever_the_skin_tone(tmp_path, tone, model):
+    garment = figures.drawn_tshirt((200, 30, 40))
+    image, box = figures.person_wearing(garment, skin=figures.MONK_SKIN_TONES[tone - 1])
+    path = save(image, tmp_path, "porte.png")
+    small, foreground, _ = photo_preparation.garment_region(path)
+    face = photo_person.find_face(np.asarray(small), foreground)
+    assert face is not None and face.skin == model
+    _, worn, _ = photo_preparation.garment_region(path, worn=True)
+    truth = garment_truth(garment, box)
+    assert (worn & truth).sum() / (worn | truth).sum() > 0.85
+    arms = box_mask(figures.ARMS[0]) | box_mask(figures.ARMS[1])
+    assert (worn & arms & ~truth).sum() <= 0.05 * arms.sum()                     # sans les bras
+
+
+def test_a_face_that_leaves_almost_nothing_of_the_garment_leaves_the_photo_as_is():
+    # un vêtement à plat couleur peau (une polaire beige), une capuche prise pour un visage au-dessus :
+    # du « vêtement porté » ne resterait qu'un petit motif bleu marine
+    rgb = np.full((100, 100, 3), 120, dtype=np.uint8)
+    rgb[10:95, 10:90] = figures.SKIN
+    rgb[32:38, 45:55] = (30, 40, 90)
+    foreground = np.zeros((100, 100), dtype=bool)
+    foreground[10:95, 10:90] = True
+    worn = photo_person.worn_garment_mask(rgb, foreground, photo_person.Face(10, 30, 40, 60))
+    assert (worn == foreground).all()
+
+
+def test_skin_of_the_person_is_the_colour_of_the_face():
+    beige = (234, 218, 186)                                # couleur de peau, mais pas celle de ce visage
+    image = np.zeros((40, 40, 3), dtype=np.uint8)
+    image[:10, 10:20] = figures.SKIN                       # le visage
+    image[20:30, :10] = figures.SKIN                       # un bras
+    image[20:30, 20:] = beige                              # un pull beige
+    face = photo_person.Face(0, 10, 10, 20)
+    assert photo_person.skin_mask(image)[25, 30]           # couleur de peau pour le modèle général
+    person = photo_person.skin_like_face(image, face)
+    assert person[25, 5] and not person[25, 30]            # le bras est de la peau, le pull non
+
+
 @pytest.mark.parametrize("colour", [(200, 30, 40), (40, 90, 160), (30, 30, 30)])
 def test_face_found_and_worn_garment_kept_alone(tmp_path, colour):
     garment = figures.drawn_tshirt(colour)
@@ -70,6 +121,22 @@ def test_face_found_and_worn_garment_kept_alone(tmp_path, colour):
     assert (worn & legs & ~truth).sum() <= 0.05 * legs.sum()                     # ni le jean,
     arms = box_mask(figures.ARMS[0]) | box_mask(figures.ARMS[1])
     assert (worn & arms & ~truth).sum() <= 0.05 * arms.sum()                     # ni les bras
+
+
+def test_skin_coloured_stripe_of_a_worn_garment_is_kept(tmp_path):
+    beige = (234, 218, 186)                                                       # couleur de peau, pas ce teint
+    garment = figures.drawn_tshirt((30, 40, 90))                                  # bleu marine, rayé de beige
+    ImageDraw.Draw(garment).rectangle((20, 34, 80, 41), fill=(*beige, 255))
+    image, box = figures.person_wearing(garment)
+    path = save(image, tmp_path, "porte.png")
+    small, foreground, _ = photo_preparation.garment_region(path)
+    assert photo_person.find_face(np.asarray(small), foreground) is not None
+    _, worn, _ = photo_preparation.garment_region(path, worn=True)
+    left, top, right, bottom = scaled_box(box)
+    stripe = np.zeros((WORK, WORK), dtype=bool)
+    resized = np.asarray(garment.resize((right - left, bottom - top), Image.Resampling.NEAREST))
+    stripe[top:bottom, left:right] = np.all(resized[..., :3] == beige, axis=-1)
+    assert (worn & stripe).sum() > 0.8 * stripe.sum()                             # la rayure reste au vêtement
 
 
 def test_worn_garment_is_what_the_model_gets(tmp_path):
