@@ -60,9 +60,15 @@ class Face(NamedTuple):
         return self.right - self.left
 
 
-def skin_mask(rgb, model="usuelle"):
-    """Pixels couleur de peau (modèle de SKIN_MODELS) d'une image RGB uint8 (h, w, 3) : masque (h, w)."""
-    ycrcb = cv2.cvtColor(np.ascontiguousarray(rgb, dtype=np.uint8), cv2.COLOR_RGB2YCrCb).astype(np.int16)
+def to_ycrcb(rgb):
+    """Image RGB uint8 (h, w, 3) -> la même dans l'espace YCrCb d'OpenCV, en entiers signés."""
+    return cv2.cvtColor(np.ascontiguousarray(rgb, dtype=np.uint8), cv2.COLOR_RGB2YCrCb).astype(np.int16)
+
+
+def skin_mask(rgb, model="usuelle", ycrcb=None):
+    """Pixels couleur de peau (modèle de SKIN_MODELS) d'une image RGB uint8 (h, w, 3) : masque (h, w).
+    ycrcb : la même image déjà passée par to_ycrcb, pour ne pas la convertir une seconde fois."""
+    ycrcb = to_ycrcb(rgb) if ycrcb is None else ycrcb
     y, cr, cb = ycrcb[..., 0], ycrcb[..., 1], ycrcb[..., 2]
     bounds = SKIN_MODELS[model]
     return ((bounds["y"][0] <= y) & (y <= bounds["y"][1]) & (bounds["cr"][0] <= cr) & (cr <= bounds["cr"][1])
@@ -72,8 +78,8 @@ def skin_mask(rgb, model="usuelle"):
 def skin_like_face(rgb, face, tolerance=FACE_COLOUR_TOLERANCE):
     """La peau de la personne du visage face : pixels couleur de peau (skin_mask) dont Cr et Cb sont
     à moins de tolerance de leurs médianes sur le visage (cou, bras, jambes de la même teinte)."""
-    skin = skin_mask(rgb, face.skin)
-    ycrcb = cv2.cvtColor(np.ascontiguousarray(rgb, dtype=np.uint8), cv2.COLOR_RGB2YCrCb).astype(np.int16)
+    ycrcb = to_ycrcb(rgb)
+    skin = skin_mask(rgb, face.skin, ycrcb)
     on_face = np.zeros_like(skin)
     on_face[face.top:face.bottom, face.left:face.right] = True
     on_face &= skin

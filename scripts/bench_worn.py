@@ -109,13 +109,15 @@ def main(argv=None):
         cases = {"photo d'origine, premier_plan": (kept, "premier_plan"),
                  "portée, premier_plan": (worn_entries, "premier_plan"),
                  "portée, vetement_seul": (worn_entries, "vetement_seul")}
-        rows = {name: score_entries(model, entries, preparation) for name, (entries, preparation) in cases.items()}
+        rows = {name: score_entries(model, case_entries, preparation)
+                for name, (case_entries, preparation) in cases.items()}
         detected = count_people(worn_entries)
         tones = {}
         for tone in args.teints:
-            entries = dress_figures(garments, folder, f"teint{tone}", skin=worn_figures.MONK_SKIN_TONES[tone - 1])
-            tones[tone] = (count_people(entries), score_entries(model, entries, "vetement_seul"))
-            print(f"  teint Monk {tone} : personne trouvée {tones[tone][0]} sur {len(entries)}", flush=True)
+            tone_entries = dress_figures(garments, folder, f"teint{tone}", skin=worn_figures.MONK_SKIN_TONES[tone - 1])
+            found = count_people(tone_entries)
+            tones[tone] = (found, len(tone_entries), score_entries(model, tone_entries, "vetement_seul"))
+            print(f"  teint Monk {tone} : personne trouvée {found} sur {len(tone_entries)}", flush=True)
         if args.save_examples:
             examples = [Image.open(p).convert("L").resize((112, 112)) for p, _ in worn_entries[::max(1, len(worn_entries) // 8)][:8]]
             seen = [Image.fromarray((photo_preparation.prepare_garment(p) * 255).astype(np.uint8)).resize((112, 112), 0)
@@ -135,8 +137,8 @@ def main(argv=None):
     if tones:
         print("\nTeintes de peau de l'échelle Monk (hauts portés, vetement_seul) :")
         print(f"{'teint':>5} {'personne':>9} " + " ".join(f"{n[:9]:>9}" for n in names) + f" {'équilibrée':>10}")
-        for tone, (found, scores) in tones.items():
-            found_share = f"{found:4d}/{len(worn_entries):<4d}"
+        for tone, (found, total, scores) in tones.items():
+            found_share = f"{found:4d}/{total:<4d}"
             print(f"{tone:5d} {found_share} {per_class_cells(scores)} {scores.balanced_accuracy:10.3f}")
     return 0
 
