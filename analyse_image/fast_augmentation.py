@@ -48,11 +48,16 @@ def random_affine_transforms(n, rotation=8, shift=0.08, shear=0.3, zoom=0.08, si
 
 def shuffled_batches(images, labels, transform_batch, batch_size=256, seed=13):
     """tf.data.Dataset mélangé à chaque époque, en lots, chaque lot (x, y) passé par
-    transform_batch en parallèle, le lot suivant préparé pendant l'apprentissage (sans le réglage
-    automatique de tf.data, qui arrêtait le processus entre deux époques : voir tf_settings)."""
+    transform_batch, le lot suivant préparé pendant l'apprentissage (sans le réglage automatique de
+    tf.data, qui arrêtait le processus entre deux époques : voir tf_settings).
+
+    Les lots sont transformés l'un après l'autre, pas plusieurs à la fois : les tirages au hasard
+    de transform_batch vont alors toujours aux mêmes lots, et un entraînement refait avec la même
+    graine donne les mêmes poids (en parallèle, l'ordre des tirages changeait d'une fois à l'autre).
+    """
     dataset = tf.data.Dataset.from_tensor_slices((images, labels))
     dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(batch_size).map(transform_batch, num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = dataset.batch(batch_size).map(transform_batch)
     return without_autotune(dataset.prefetch(tf.data.AUTOTUNE))
 
 

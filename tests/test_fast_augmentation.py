@@ -85,3 +85,22 @@ def test_augmentation_layer_changes_images_only_while_learning():
     assert wrapped.count_params() == network.count_params() == 693_962       # aucun poids en plus
     np.testing.assert_allclose(wrapped.predict(images, verbose=0), network.predict(images, verbose=0), atol=1e-6)
     assert fa.LabAugmentation.from_config(layer.get_config()).ranges == layer.ranges
+
+
+def augmented_epochs(make_dataset, epochs=2):
+    """Toutes les images des epochs premières époques d'un pipeline construit par make_dataset,
+    après avoir remis les graines du hasard à 5."""
+    keras.utils.set_random_seed(5)
+    dataset = make_dataset()
+    return np.concatenate([np.asarray(x) for _ in range(epochs) for x, _ in dataset])
+
+
+def test_lab_augmented_batches_are_the_same_each_time_with_the_same_seed():
+    # sur une quarantaine de lots : transformés plusieurs à la fois, ils recevaient leurs tirages
+    # au hasard dans un ordre qui changeait d'une fois à l'autre
+    rng = np.random.default_rng(0)
+    images = rng.random((640, fu.IMAGE_SIZE, fu.IMAGE_SIZE, 1), dtype=np.float32)
+    labels = np.eye(fu.N_CLASSES, dtype=np.float32)[rng.integers(0, fu.N_CLASSES, 640)]
+    first, second = (augmented_epochs(lambda: fa.lab_augmented_batches(images, labels, batch_size=32))
+                     for _ in range(2))
+    np.testing.assert_array_equal(first, second)

@@ -142,6 +142,14 @@ def test_photo_like_batches_batches():
     assert sorted(np.concatenate([y.numpy().argmax(1) for _, y in batches])) == [0] * 5 + [9] * 5
 
 
+def test_gaussian_blur_is_the_5x5_gaussian_convolution():
+    images = tf.random.stateless_uniform((3, 28, 28, 1), seed=(1, 2))
+    taps = np.exp(-np.arange(-2.0, 3.0) ** 2 / 2.0)
+    kernel = (np.outer(taps, taps) / taps.sum() ** 2).astype(np.float32).reshape(5, 5, 1, 1)
+    expected = tf.nn.conv2d(images, kernel, 1, "SAME").numpy()
+    np.testing.assert_allclose(photo_training.gaussian_blur(images).numpy(), expected, atol=1e-5)
+
+
 def bars(n, vertical):
     """Lot (n, 28, 28, 1) de barres claires, verticales ou horizontales, un peu déplacées."""
     images = np.zeros((n, 28, 28, 1), np.float32)
