@@ -169,9 +169,10 @@ def photo_like_batch(images, labels, pair_probability=0.5, rotation=10.0, flip=T
         classes = tf.argmax(labels, axis=1, output_type=tf.int32)
         is_shoe = tf.reduce_any(tf.equal(classes[:, None], tf.constant(SHOE_CLASSES)[None, :]), axis=1)
         paired = is_shoe & (tf.random.uniform(tf.shape(is_shoe)) < pair_probability)
-        pairs, pair_masks = shoe_pairs(images, masks)
-        turned = tf.where(paired[:, None, None, None], pairs, turned)
-        turned_masks = tf.where(paired[:, None, None, None], pair_masks, turned_masks)
+        where = tf.where(paired)                                   # les paires, seules calculées
+        pairs, pair_masks = shoe_pairs(tf.gather_nd(images, where), tf.gather_nd(masks, where))
+        turned = tf.tensor_scatter_nd_update(turned, where, pairs)
+        turned_masks = tf.tensor_scatter_nd_update(turned_masks, where, pair_masks)
     framed, framed_masks = frame_like_photos(turned, turned_masks, size_jitter=size_jitter, shift=shift)
     if lighting:
         framed = photo_lighting(framed)
