@@ -15,6 +15,7 @@ from IPython.display import display
 
 import fashion_utils as fu
 import photo_files
+import photo_prediction
 import photo_preparation
 import photo_results
 
@@ -50,7 +51,7 @@ def classify_uploads(uploads, model, preparation, folder, keep=False):
     batch, ok_paths, failures = photo_preparation.prepare_photos(paths, preparation)
     for failure in failures:
         print(f"Photo ignorée : {failure.message}")
-    probabilities = model.predict(batch, verbose=0) if len(ok_paths) else np.zeros((0, fu.N_CLASSES))
+    probabilities = photo_prediction.predict_photos(model, batch)
     for path, proba in zip(ok_paths, probabilities):
         print(f"{photo_files.readable_name(path)} : selon moi l'image est : {fu.CLASSES[int(np.argmax(proba))]} "
               f"({fu.french_percent(float(np.max(proba)), 0)})")

@@ -30,6 +30,7 @@ import pandas as pd  # noqa: E402
 import fashion_utils as fu  # noqa: E402
 import photo_dataset  # noqa: E402
 import photo_files  # noqa: E402
+import photo_prediction  # noqa: E402
 import photo_preparation  # noqa: E402
 import photo_results  # noqa: E402
 from safe_files import file_sha256, write_json_atomically  # noqa: E402
@@ -196,17 +197,22 @@ def save_grid(out_path, entries, images, ok, predicted, per_class=4, title=""):
 # Programme
 # ---------------------------------------------------------------------------
 
-def score_prepared(model, entries, images, ok, failures):
+def score_prepared(model, entries, images, ok, failures, variations=True):
     """Prédit et note des photos déjà préparées ; renvoie (scores, prédictions des réussies).
 
-    Les photos illisibles sont écartées (elles le sont pour toutes les préparations) ; les échecs
-    de la préparation comptent comme des erreurs.
+    variations : réponse moyennée sur l'image et ses copies (photo_prediction.predict_photos), comme
+    test_model.ipynb le fait après toute préparation autre que celle du labo. Les photos illisibles
+    sont écartées (elles le sont pour toutes les préparations) ; les échecs de la préparation
+    comptent comme des erreurs.
     """
     unreadable_paths = {failure.path for failure in failures if failure.unreadable}
     kept = [i for i in range(len(entries)) if entries[i][0] not in unreadable_paths]
     predicted = np.zeros(0, dtype=int)
     if len(images):
-        predicted = model.predict(images[..., None], batch_size=256, verbose=0).argmax(axis=1)
+        if variations:
+            predicted = photo_prediction.predict_photos(model, images[..., None]).argmax(axis=1)
+        else:
+            predicted = model.predict(images[..., None], batch_size=256, verbose=0).argmax(axis=1)
     y_pred_all = predictions_with_failures(len(entries), ok, predicted)
     y_true = np.array([entries[i][1] for i in kept], dtype=int)
     scores = score_predictions(y_true, y_pred_all[kept]) if kept else None
@@ -283,7 +289,7 @@ def main(argv=None):
                 print(f"  {kind} : {failure.path.parent.name}/{failure.path.name} — {failure.message}")
             for model_name, model in models.items():
                 print(f"\n=== Modèle « {model_name} », préparation « {name} », partie « {split} » ===")
-                scores, predicted = score_prepared(model, entries, images, ok, failures)
+                scores, predicted = score_prepared(model, entries, images, ok, failures, variations=name != "labo")
                 if scores is None:
                     print("Aucune photo lisible.")
                     continue

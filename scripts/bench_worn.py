@@ -32,6 +32,7 @@ import bench_photos  # noqa: E402
 import fashion_utils as fu  # noqa: E402
 import photo_files  # noqa: E402
 import photo_person  # noqa: E402
+import photo_prediction  # noqa: E402
 import photo_preparation  # noqa: E402
 import worn_figures  # noqa: E402
 
@@ -66,7 +67,7 @@ def count_people(entries):
 def score_entries(model, entries, preparation):
     """Scores (bench_photos.score_predictions) du modèle sur des photos préparées par preparation."""
     images, ok, _ = bench_photos.prepare_entries(entries, preparation)
-    predicted = fu.predict_labels(model, images[..., None])[1] if len(images) else []
+    predicted = photo_prediction.predict_photos(model, images[..., None]).argmax(axis=1)
     y_true = np.array([label for _, label in entries])
     return bench_photos.score_predictions(y_true, bench_photos.predictions_with_failures(len(entries), ok, predicted))
 

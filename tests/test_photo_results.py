@@ -9,6 +9,7 @@ import model_files
 import numpy as np
 import pandas as pd
 import photo_files
+import photo_prediction
 import photo_preparation
 import photo_results
 import pytest
@@ -268,8 +269,11 @@ def test_score_prepared_with_a_fake_model(tmp_path, monkeypatch):
 
     monkeypatch.setitem(photo_preparation.PREPARATIONS, "devine", guess)
     images, ok, failures = bench.prepare_entries(entries, "devine")
-    scores, predicted = bench.score_prepared(FakeModel(), entries, images, ok, failures)
+    scores, predicted = bench.score_prepared(FakeModel(), entries, images, ok, failures, variations=False)
     assert ok == [0, 1, 2, 3] and list(predicted) == [0, 3, 1, 1]
+    _, averaged = bench.score_prepared(FakeModel(), entries, images, ok, failures)   # comme test_model.ipynb
+    expected = photo_prediction.predict_photos(FakeModel(), images[..., None]).argmax(axis=1)
+    assert list(averaged) == list(expected) and list(averaged) != list(predicted)
     assert [(failure.path.name, failure.unreadable) for failure in failures] == [("4.png", False),
                                                                                 ("abime.png", True)]
     assert scores.counts == {0: 3, 1: 2}                 # la photo illisible est écartée...

@@ -9,8 +9,9 @@ from conftest import block_image
 
 class ConstantModel:
     """Modèle factice : toujours la classe 2 (un pull), à 80 %."""
+    output_shape = (None, 10)
 
-    def predict(self, batch, verbose=0):
+    def predict(self, batch, batch_size=None, verbose=0):
         probabilities = np.full((len(batch), 10), 0.2 / 9)
         probabilities[:, 2] = 0.8
         return probabilities
