@@ -212,7 +212,7 @@ def score_prepared(model, entries, images, ok, failures, variations=True):
         if variations:
             predicted = photo_prediction.predict_photos(model, images[..., None]).argmax(axis=1)
         else:
-            predicted = model.predict(images[..., None], batch_size=256, verbose=0).argmax(axis=1)
+            predicted = fu.predict_labels(model, images[..., None])[1]
     y_pred_all = predictions_with_failures(len(entries), ok, predicted)
     y_true = np.array([entries[i][1] for i in kept], dtype=int)
     scores = score_predictions(y_true, y_pred_all[kept]) if kept else None
