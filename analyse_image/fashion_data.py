@@ -545,3 +545,9 @@ def load_lab_data(data_dir, cache_dir=None, **find_kwargs):
     """(train_df, test_df) : crée les CSV si besoin puis les charge."""
     train_csv, test_csv = ensure_csv_files(data_dir, cache_dir, **find_kwargs)
     return load_csv(train_csv), load_csv(test_csv)
+
+
+def to_model_input(pixels):
+    """Met des pixels (n, 784) de 0 à 255 au format du réseau : (n, 28, 28, 1), float32 entre 0 et 1."""
+    images = np.asarray(pixels).reshape(-1, IMAGE_SIZE, IMAGE_SIZE, 1).astype("float32")
+    return images / 255.0

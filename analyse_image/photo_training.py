@@ -17,6 +17,7 @@ from matplotlib import pyplot as plt
 from sklearn.utils.class_weight import compute_sample_weight
 
 import fashion_utils as fu
+import lab_networks
 from fast_augmentation import affine_rows, shuffled_batches
 from tf_settings import without_autotune
 
@@ -239,7 +240,7 @@ def fine_tuned_copy(model, photos, photo_labels, images, labels, epochs=20, lear
     keras.utils.set_random_seed(seed)
     tuned = keras.models.clone_model(model)
     tuned.set_weights(model.get_weights())
-    fu.compile_model(tuned, learning_rate)
+    lab_networks.compile_model(tuned, learning_rate)
     steps = math.ceil(4 * len(photos) / batch_size)
     dataset = fine_tuning_batches(photos, photo_labels, images, labels, batch_size=batch_size, seed=seed)
     start = time.perf_counter()

@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT / "analyse_image"))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+import error_analysis  # noqa: E402
 import fashion_utils as fu  # noqa: E402
 import photo_dataset  # noqa: E402
 import photo_files  # noqa: E402
@@ -212,7 +213,7 @@ def score_prepared(model, entries, images, ok, failures, variations=True):
         if variations:
             predicted = photo_prediction.predict_photos(model, images[..., None]).argmax(axis=1)
         else:
-            predicted = fu.predict_labels(model, images[..., None])[1]
+            predicted = error_analysis.predict_labels(model, images[..., None])[1]
     y_pred_all = predictions_with_failures(len(entries), ok, predicted)
     y_true = np.array([entries[i][1] for i in kept], dtype=int)
     scores = score_predictions(y_true, y_pred_all[kept]) if kept else None

@@ -493,8 +493,10 @@ def run_worker(config, args):
         tf.config.threading.set_intra_op_parallelism_threads(args.intra_threads)
         tf.config.threading.set_inter_op_parallelism_threads(args.inter_threads)
     tf.config.set_visible_devices([], "GPU")
+    import fashion_data
     import fashion_utils as fu
     import fast_augmentation
+    import lab_networks
     import keras
     import numpy as np
     from sklearn.model_selection import train_test_split
@@ -512,27 +514,27 @@ def run_worker(config, args):
     X = train.iloc[:, 1:].to_numpy()
     y = keras.utils.to_categorical(train.iloc[:, 0].to_numpy(), 10)
     X_app, X_val, y_app, y_val = train_test_split(X, y, test_size=0.2, random_state=SEED)
-    X_app, X_val = fu.to_model_input(X_app), fu.to_model_input(X_val)
-    X_test = fu.to_model_input(test.iloc[:, 1:].to_numpy())
+    X_app, X_val = fashion_data.to_model_input(X_app), fashion_data.to_model_input(X_val)
+    X_test = fashion_data.to_model_input(test.iloc[:, 1:].to_numpy())
     y_test = keras.utils.to_categorical(test.iloc[:, 0].to_numpy(), 10)
 
     if spec.get("after") == "idg":
         # Comme dans le carnet : un autre réseau vient d'apprendre avec ImageDataGenerator.
         keras.utils.set_random_seed(args.seed)
-        fit_with_image_data_generator(fu.build_cnn_1conv(), X_app, y_app, X_val, y_val, args.epochs,
+        fit_with_image_data_generator(lab_networks.build_cnn_1conv(), X_app, y_app, X_val, y_val, args.epochs,
                                       seed=args.seed)
 
     keras.utils.set_random_seed(args.seed)
-    model = fu.build_cnn_1conv() if spec["network"] == "1conv" else fu.build_cnn_4conv()
+    model = lab_networks.build_cnn_1conv() if spec["network"] == "1conv" else lab_networks.build_cnn_4conv()
     if spec["pipeline"] == "couche":
-        model = fu.compile_model(keras.Sequential([keras.Input(fu.INPUT_SHAPE), fast_augmentation.LabAugmentation(),
+        model = lab_networks.compile_model(keras.Sequential([keras.Input(fu.INPUT_SHAPE), fast_augmentation.LabAugmentation(),
                                                    model]))
     if lever == "nchw":
-        model = fu.compile_model(channels_first_copy(model))
+        model = lab_networks.compile_model(channels_first_copy(model))
         X_app, X_val, X_test = (np.transpose(x, (0, 3, 1, 2)) for x in (X_app, X_val, X_test))
     steps_per_execution = args.spe if lever == "spe" else 1
     if lever in ("spe", "xla"):
-        # Même compilation que fu.compile_model, plus le réglage essayé.
+        # Même compilation que lab_networks.compile_model, plus le réglage essayé.
         model.compile(loss=keras.losses.categorical_crossentropy, optimizer=keras.optimizers.Adam(0.001),
                       metrics=["accuracy"], steps_per_execution=steps_per_execution,
                       jit_compile=(lever == "xla") or "auto")

@@ -56,6 +56,28 @@ def tiny_data():
     return images, labels
 
 
+def tiny_compiled_model(units=4, seed=1):
+    """Un tout petit réseau (Flatten, Dense) compilé comme le labo, pour les tests rapides."""
+    import keras
+    import lab_networks
+
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([keras.Input(shape=(28, 28, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(units, activation="relu"),
+                              keras.layers.Dense(10, activation="softmax")])
+    return lab_networks.compile_model(model)
+
+
+@pytest.fixture
+def no_show(monkeypatch):
+    """Les fonctions de graphiques appellent plt.show() : rien ne s'affiche pendant les tests."""
+    from matplotlib import pyplot as plt
+
+    monkeypatch.setattr(plt, "show", lambda *args, **kwargs: None)
+    yield
+    plt.close("all")
+
+
 @contextlib.contextmanager
 def local_http_server(directory, requests=None):
     """Serveur HTTP local (127.0.0.1, port libre) servant directory ; donne son adresse de base.

@@ -6,8 +6,8 @@ import shutil
 import subprocess
 import sys
 
-import fashion_utils as fu
 import keras
+import lab_networks
 import pytest
 from conftest import ROOT
 from keras import layers
@@ -21,20 +21,20 @@ import bench_training as bench  # noqa: E402
 def test_flops_of_the_lab_1conv_network_counted_by_hand():
     conv = 26 * 26 * 3 * 3 * 1 * 32 * 2           # sortie 26×26, noyau 3×3, 1 -> 32 canaux
     dense = 5408 * 128 * 2 + 128 * 10 * 2          # 13×13×32 = 5408 -> 128 -> 10
-    assert bench.forward_flops_per_image(fu.build_cnn_1conv()) == conv + dense == 1_776_384
+    assert bench.forward_flops_per_image(lab_networks.build_cnn_1conv()) == conv + dense == 1_776_384
 
 
 def test_flops_of_the_lab_4conv_network_counted_by_hand():
     convs = (26 * 26 * 9 * 1 * 32 + 24 * 24 * 9 * 32 * 32 + 10 * 10 * 9 * 32 * 64 + 8 * 8 * 9 * 64 * 128) * 2
     denses = (4 * 4 * 128 * 512 + 512 * 128 + 128 * 10) * 2
-    flops = bench.forward_flops_per_image(fu.build_cnn_4conv())
+    flops = bench.forward_flops_per_image(lab_networks.build_cnn_4conv())
     assert flops == convs + denses == 26_360_576
     # environ 20 GFLOP par pas d'apprentissage de 256 images, comme l'annonce le ticket
     assert 20e9 < bench.TRAINING_FLOPS_FACTOR * flops * 256 < 20.5e9
 
 
 def test_channels_first_copy_keeps_layers_parameters_and_flops():
-    model = fu.build_cnn_4conv()
+    model = lab_networks.build_cnn_4conv()
     copy = bench.channels_first_copy(model)
     assert tuple(copy.input_shape) == (None, 1, 28, 28) and tuple(copy.output_shape) == (None, 10)
     assert [type(layer) for layer in copy.layers] == [type(layer) for layer in model.layers]

@@ -463,3 +463,12 @@ def test_corrupt_cache_is_ignored(tmp_path):
     fashion_data.load_csv(path)
     fashion_data._cache_path(path).write_bytes(b"PK\x03\x04 pas un zip")
     np.testing.assert_array_equal(fashion_data.load_csv(path).to_numpy(), np.array(valid_rows()))
+
+
+def test_to_model_input_reshapes_and_scales_pixels():
+    pixels = np.zeros((2, 784), dtype=np.uint8)
+    pixels[0, 0], pixels[1, 783] = 255, 51
+    images = fashion_data.to_model_input(pixels)
+    assert images.shape == (2, 28, 28, 1) and images.dtype == np.float32
+    assert images[0, 0, 0, 0] == 1.0 and images[1, 27, 27, 0] == pytest.approx(0.2)
+    assert images.sum() == pytest.approx(1.2)

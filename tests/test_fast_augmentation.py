@@ -2,6 +2,7 @@
 import fashion_utils as fu
 import fast_augmentation as fa
 import keras
+import lab_networks
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -80,7 +81,7 @@ def test_augmentation_layer_changes_images_only_while_learning():
     augmented = np.asarray(layer(images, training=True))
     assert augmented.shape == images.shape and not np.allclose(augmented, images)
     assert abs(augmented.sum() - images.sum()) < 0.25 * images.sum()        # déplacées, pas effacées
-    network = fu.build_cnn_1conv()
+    network = lab_networks.build_cnn_1conv()
     wrapped = keras.Sequential([keras.Input(fu.INPUT_SHAPE), layer, network])
     assert wrapped.count_params() == network.count_params() == 693_962       # aucun poids en plus
     np.testing.assert_allclose(wrapped.predict(images, verbose=0), network.predict(images, verbose=0), atol=1e-6)

@@ -5,6 +5,7 @@ import shutil
 from pathlib import Path
 
 import fashion_utils as fu
+import lab_networks
 import numpy as np
 import papermill
 import photo_files
@@ -164,8 +165,8 @@ def test_networks_built_in_cells_match_the_helper_builders():
                           LARGEUR_IMAGE=28, LONGUEUR_IMAGE=28, PARTIE_OPTIONNELLE=True)
     one_conv, four_conv = namespace["reseauNeurone1Convolution"], namespace["reseauNeurones4Convolution"]
     assert one_conv.count_params() == 693_962
-    assert layer_signature(one_conv) == layer_signature(fu.build_cnn_1conv())
-    assert layer_signature(four_conv) == layer_signature(fu.build_cnn_4conv())
+    assert layer_signature(one_conv) == layer_signature(lab_networks.build_cnn_1conv())
+    assert layer_signature(four_conv) == layer_signature(lab_networks.build_cnn_4conv())
     assert sum(type(layer).__name__ == "BatchNormalization" for layer in four_conv.layers) == 6
 
 

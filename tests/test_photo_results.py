@@ -4,6 +4,7 @@ import sys
 import warnings
 from pathlib import Path
 
+import error_analysis
 import fashion_utils as fu
 import model_files
 import numpy as np
@@ -165,7 +166,7 @@ def test_balanced_accuracy_is_sklearns_without_the_warning():
         expected = balanced_accuracy_score(y_true, y_pred)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert fu.balanced_accuracy(y_true, y_pred) == pytest.approx(expected)
+        assert error_analysis.balanced_accuracy(y_true, y_pred) == pytest.approx(expected)
 
 
 # ---------------------------------------------------------------- banc d'essai : scores

@@ -1,6 +1,7 @@
 """Tests de photo_training : Fashion-MNIST transformé comme une photo préparée, affinage sur photos."""
 import fashion_data
 import fashion_utils as fu
+import lab_networks
 import numpy as np
 import photo_preparation
 import photo_training
@@ -178,7 +179,7 @@ def test_fine_tuning_batches_halves_photos_and_fashion_mnist():
 def test_fine_tuned_copy_learns_the_photos_and_leaves_the_model_alone():
     import keras
     keras.utils.set_random_seed(0)
-    model = fu.compile_model(fu.build_cnn_1conv())
+    model = lab_networks.compile_model(lab_networks.build_cnn_1conv())
     before = [w.copy() for w in model.get_weights()]
     photos = np.concatenate([bars(12, True), bars(12, False)])
     classes = np.array([3] * 12 + [5] * 12)
