@@ -527,8 +527,8 @@ def run_worker(config, args):
     keras.utils.set_random_seed(args.seed)
     model = lab_networks.build_cnn_1conv() if spec["network"] == "1conv" else lab_networks.build_cnn_4conv()
     if spec["pipeline"] == "couche":
-        model = lab_networks.compile_model(keras.Sequential([keras.Input(fu.INPUT_SHAPE), fast_augmentation.LabAugmentation(),
-                                                   model]))
+        model = lab_networks.compile_model(
+            keras.Sequential([keras.Input(fu.INPUT_SHAPE), fast_augmentation.LabAugmentation(), model]))
     if lever == "nchw":
         model = lab_networks.compile_model(channels_first_copy(model))
         X_app, X_val, X_test = (np.transpose(x, (0, 3, 1, 2)) for x in (X_app, X_val, X_test))
