@@ -24,14 +24,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 import bench_photos as bench  # noqa: E402
 
 
-@pytest.fixture
-def no_show(monkeypatch):
-    """Les figures sont construites mais pas affichées."""
-    monkeypatch.setattr(photo_results.plt, "show", lambda: None)
-    yield
-    photo_results.plt.close("all")
-
-
 def photo_files_in(folder, names, size=(40, 60)):
     paths = []
     for name in names:

@@ -193,8 +193,7 @@ def test_fine_tuned_copy_learns_the_photos_and_leaves_the_model_alone():
     assert tuned is not model
 
 
-def test_show_photo_like_examples_rows(monkeypatch):
-    monkeypatch.setattr(photo_training.plt, "show", lambda: None)
+def test_show_photo_like_examples_rows(no_show):
     images = np.concatenate([rectangle_batch(10), boot_batch()])
     labels = np.arange(11) % 10
     fig = photo_training.show_photo_like_examples(images, labels)

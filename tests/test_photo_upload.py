@@ -1,7 +1,6 @@
 """Tests de l'envoi de photos depuis le navigateur : noms sûrs, classement immédiat, photos gardées ou non."""
 import numpy as np
 import pytest
-from matplotlib import pyplot as plt
 
 import photo_upload
 from conftest import block_image
@@ -22,9 +21,7 @@ def png_bytes(tmp_path, name="p.png"):
     return (tmp_path / name).read_bytes()
 
 
-@pytest.fixture(autouse=True)
-def no_figure_window(monkeypatch):
-    monkeypatch.setattr(plt, "show", lambda *args, **kwargs: None)
+pytestmark = pytest.mark.usefixtures("no_show")      # conftest : les figures ne s'affichent pas
 
 
 def test_safe_file_name_strips_folders_and_odd_characters_and_never_overwrites(tmp_path):
