@@ -29,16 +29,17 @@ from sklearn.model_selection import train_test_split  # noqa: E402
 
 import bench_photos  # noqa: E402  (scripts/ est le dossier de ce script)
 import fashion_utils as fu  # noqa: E402
+import lab_networks  # noqa: E402
 
 SEED = 13
 GARMENTS = (0, 1, 2, 3, 4, 6)  # T-shirt, pantalon, pull, robe, manteau, chemise
-# nom : (description, modèle du labo d'où partir ou None, réseau neuf, époques pour les photos)
+NEW_NETWORKS = {"1conv": lab_networks.build_cnn_1conv, "4conv": lab_networks.build_cnn_4conv}
+# nom : (description, point de départ : un réseau neuf de NEW_NETWORKS ou un modèle sauvegardé, époques pour les photos)
 CONFIGS = {
-    "1conv": ("1 convolution, 15 époques à partir de zéro (modele_photos avant le 7 décembre)", None, "1conv", 15),
-    "4conv-labo": ("4 convolutions du labo, affiné directement", "modele_4conv", None, 0),
-    "4conv-labo-5": ("4 convolutions du labo, 5 époques pour les photos (classification.ipynb)",
-                     "modele_4conv", None, 5),
-    "4conv-15": ("4 convolutions, 15 époques pour les photos à partir de zéro", None, "4conv", 15),
+    "1conv": ("1 convolution, 15 époques à partir de zéro (modele_photos avant le 7 décembre)", "1conv", 15),
+    "4conv-labo": ("4 convolutions du labo, affiné directement", "modele_4conv", 0),
+    "4conv-labo-5": ("4 convolutions du labo, 5 époques pour les photos (classification.ipynb)", "modele_4conv", 5),
+    "4conv-15": ("4 convolutions, 15 époques pour les photos à partir de zéro", "4conv", 15),
 }
 
 
@@ -65,15 +66,14 @@ def garment_score(y_true, y_pred, garments=GARMENTS):
 def photo_network(config, X_app, y_app, X_val_photos, y_val, model_dir):
     """Le réseau de la configuration, préparé pour les photos (avant tout affinage), et ses secondes."""
     import keras
-    import lab_networks
     import photo_training
-    _, start_from, fresh, epochs = CONFIGS[config]
+    _, start, epochs = CONFIGS[config]
     keras.utils.set_random_seed(SEED)
-    if start_from:
-        model = lab_networks.compile_model(fu.load_model_files(Path(model_dir) / f"{start_from}.json",
-                                                               Path(model_dir) / f"{start_from}.weights.h5"))
+    if start in NEW_NETWORKS:
+        model = NEW_NETWORKS[start]()
     else:
-        model = lab_networks.build_cnn_1conv() if fresh == "1conv" else lab_networks.build_cnn_4conv()
+        model = lab_networks.compile_model(fu.load_model_files(Path(model_dir) / f"{start}.json",
+                                                               Path(model_dir) / f"{start}.weights.h5"))
     start = time.perf_counter()
     if epochs:
         model.fit(photo_training.photo_like_batches(X_app, y_app, batch_size=256), epochs=epochs,

@@ -37,7 +37,7 @@ def test_garment_score_averages_the_garment_classes_present_and_ignores_shoes():
     assert bench.garment_score(y_true, y_pred) == pytest.approx(0.75)
 
 
-def test_every_configuration_names_a_starting_point():
-    for description, start_from, fresh, epochs in bench.CONFIGS.values():
-        assert (start_from is None) != (fresh is None)
+def test_every_configuration_starts_from_a_new_network_or_a_shipped_model():
+    for description, start, epochs in bench.CONFIGS.values():
+        assert start in bench.NEW_NETWORKS or (ROOT / "analyse_image" / "modele" / f"{start}.json").is_file(), start
         assert epochs >= 0 and description
