@@ -406,12 +406,12 @@ def format_table(rows, peak=None):
     return "\n".join(lines)
 
 
-def format_accuracy(rows, epochs):
+def format_accuracy(rows, epochs, first_seed=SEED):
     """La précision sur le jeu de test de chaque configuration, tour par tour (une graine par tour),
     avec sa moyenne et l'écart entre le plus haut et le plus bas."""
     seeds = max(len(row["accuracy_per_round"]) for row in rows)
     lines = [f"Précision sur le jeu de test après {epochs} époque(s), un tour par graine "
-             f"({', '.join(str(round_seed(k)) for k in range(seeds))}) :",
+             f"({', '.join(str(round_seed(k, first_seed)) for k in range(seeds))}) :",
              f"{'configuration':16} {'moyenne':>8} {'écart':>7}  par tour"]
     for row in rows:
         values = row["accuracy_per_round"]
@@ -461,9 +461,9 @@ def channels_first_copy(model):
     return keras.Sequential.from_config(config)
 
 
-def round_seed(round_index):
-    """Graine d'un tour : 13 au premier tour, puis 14, 15..."""
-    return SEED + round_index
+def round_seed(round_index, first_seed=SEED):
+    """Graine d'un tour : first_seed (13) au premier tour, puis la suivante à chaque tour."""
+    return first_seed + round_index
 
 
 def fit_with_image_data_generator(model, X_app, y_app, X_val, y_val, epochs, callbacks=(), seed=SEED):
@@ -668,7 +668,7 @@ def measure_in_child(config, args, round_index):
     with tempfile.TemporaryDirectory(prefix="bench_training_") as folder:
         result_path = Path(folder) / "mesures.json"
         start = time.perf_counter()
-        completed = subprocess.run(worker_command(config, args, result_path, round_seed(round_index)),
+        completed = subprocess.run(worker_command(config, args, result_path, round_seed(round_index, args.seed)),
                                    env=worker_environment(config), capture_output=True, text=True, check=False)
         wall = time.perf_counter() - start
         if completed.returncode != 0 or not result_path.exists():
@@ -703,7 +703,8 @@ def parse_args(argv=None):
     parser.add_argument("--output", default=None, help="fichier JSON où garder les mesures brutes et le tableau")
     parser.add_argument("--worker", choices=list(CONFIGS), default=None, help=argparse.SUPPRESS)
     parser.add_argument("--result", default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--seed", type=int, default=SEED, help=argparse.SUPPRESS)
+    parser.add_argument("--seed", type=int, default=SEED,
+                        help=f"graine du premier tour ({SEED}), puis la suivante à chaque tour")
     args = parser.parse_args(argv)
     if args.epochs < 1 or args.repeat < 1:
         parser.error("--epochs et --repeat doivent valoir au moins 1")
@@ -770,7 +771,7 @@ def main(argv=None):
     print()
     print(format_table(rows, peak))
     print()
-    print(format_accuracy(rows, args.epochs))
+    print(format_accuracy(rows, args.epochs, args.seed))
     failed = [config for config in configs if config not in {row["config"] for row in rows}]
     if failed:
         print(f"\nSans mesure (échec) : {' '.join(failed)}")

@@ -189,6 +189,18 @@ def test_each_round_s_worker_gets_its_own_seed(tmp_path):
     assert bench.parse_args(["--worker", "rapide", "--result", "r.json", "--seed", "14"]).seed == 14
 
 
+def test_first_seed_moves_every_round_s_seed(tmp_path, monkeypatch):
+    args = bench.parse_args(["--repeat", "2", "--seed", "18", "--configs", "rapide"])
+    launched = []
+    monkeypatch.setattr(bench.subprocess, "run", lambda command, **_: launched.append(command) or
+                        bench.subprocess.CompletedProcess(command, 1, "", "échec simulé"))
+    for round_index in range(2):
+        assert bench.measure_in_child("rapide", args, round_index) is None
+    assert [command[command.index("--seed") + 1] for command in launched] == ["18", "19"]
+    rows = bench.summarize_configs([fake_run("rapide", [20, 10, 10], 0, accuracy=0.85)])
+    assert "(18)" in bench.format_accuracy(rows, 3, first_seed=18)
+
+
 def test_missing_reference_gives_no_ratio():
     rows = bench.summarize_configs([fake_run("4conv-xla", [50, 40, 42])])
     assert rows[0]["ratio"] is None and rows[0]["base"] == "4conv"
