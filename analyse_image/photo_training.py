@@ -99,8 +99,9 @@ def turn_and_flip(images, masks, rotation=10.0, flip=True):
 
 
 def shoe_pairs(images, masks):
-    """Une paire faite de deux copies de chaque chaussure (la seconde souvent en miroir), côte à
-    côte et se touchant, à plat (vue de profil) ou debout (vue de dessus), comme sur une photo."""
+    """Une paire faite de deux copies de chaque chaussure de profil (la seconde souvent en miroir),
+    côte à côte et se touchant, couchées ou debout, comme sur une photo (vue de dessus :
+    shoe_pairs_from_above)."""
     n, size = tf.shape(images)[0], images.shape[1]
 
     def uniform(low, high):
@@ -124,6 +125,74 @@ def shoe_pairs(images, masks):
         out_y = centre + side * (gap * across_y + along * along_y)
         copies.append(_warp_with_mask(images, masks,
                                       affine_rows(a00, a01, a10, a11, centre, centre, out_x, out_y)))
+    return tf.maximum(copies[0][0], copies[1][0]), tf.maximum(copies[0][1], copies[1][1])
+
+
+def fill_columns(images, masks):
+    """Chaque colonne occupée d'une chaussure de profil étirée sur toute la hauteur de l'image : le
+    profil devient une bande de la pointe au talon, avec la matière de la chaussure (ses trous
+    restent, comme ceux d'une sandale)."""
+    size = images.shape[1]
+    inside = masks[..., 0] > 0.5
+    rows = tf.range(size, dtype=tf.float32)[None, :, None]
+    top = tf.reduce_min(tf.where(inside, rows, 1e4), axis=1, keepdims=True)       # (n, 1, colonnes)
+    bottom = tf.reduce_max(tf.where(inside, rows, -1e4), axis=1, keepdims=True)
+    used = bottom >= top
+    source = top + rows / (size - 1) * (bottom - top)                             # (n, lignes, colonnes)
+    source = tf.clip_by_value(tf.where(used, source, 0.0), 0.0, size - 1.0)
+    source = tf.transpose(source, (0, 2, 1))      # une colonne par rangée (transposé en réels : pour des
+    below = tf.floor(source)                      # entiers, oneDNN écrit un avertissement sur stderr)
+    weight = tf.transpose(source - below, (0, 2, 1))[..., None]
+    below = tf.cast(below, tf.int32)
+    above = tf.minimum(below + 1, size - 1)
+
+    def sample(values, index):                    # values (n, lignes, colonnes, c), index (n, colonnes, lignes)
+        by_column = tf.transpose(values, (0, 2, 1, 3))
+        return tf.transpose(tf.gather(by_column, index, batch_dims=2), (0, 2, 1, 3))
+
+    def stretch(values):
+        return tf.where(used[..., None], (1 - weight) * sample(values, below) + weight * sample(values, above), 0.0)
+
+    return stretch(images), tf.cast(stretch(masks) > 0.5, tf.float32)
+
+
+def shoe_pairs_from_above(images, masks, length_scale=1.25):
+    """Une paire vue de dessus, comme sur la plupart des photos de chaussures posées au sol : chaque
+    chaussure de profil (pointe à gauche) devient une empreinte (fill_columns, puis un ovale de 30 à
+    45 % de sa longueur en largeur), redressée pointe en haut ou en bas ; deux copies, la seconde en
+    miroir, côte à côte et presque parallèles, séparées de deux ou trois pixels."""
+    n, size = tf.shape(images)[0], images.shape[1]
+
+    def uniform(low, high):
+        return tf.random.uniform((n,), low, high)
+
+    images, masks = fill_columns(images, masks)
+    length = _extent(tf.reduce_any(masks[..., 0] > 0.5, axis=1)) / length_scale   # en sortie
+    width = uniform(0.30, 0.45) * length
+    height_scale = size / width                                     # toute la hauteur -> width
+    toe = tf.where(uniform(0.0, 1.0) < 0.5, -1.0, 1.0)               # pointe en haut ou en bas
+    gap = uniform(1.5, 3.5)
+    along = uniform(-0.1, 0.1) * length                             # l'une un peu devant l'autre
+    tilt = uniform(-0.1, 0.1)                                       # la paire un peu penchée
+    centre = (size - 1) / 2.0
+    grid = tf.range(size, dtype=tf.float32)
+    copies = []
+    for side, mirror in ((-1.0, 1.0), (1.0, -1.0)):
+        theta = tilt + uniform(-0.03, 0.03)                         # presque parallèles
+        cos, sin = tf.cos(theta), tf.sin(theta)
+        # sortie (u, v) -> entrée : x le long de la chaussure (vertical en sortie), y en travers
+        a00, a01 = -sin * length_scale * toe, cos * length_scale * toe
+        a10, a11 = cos * height_scale * mirror, sin * height_scale * mirror
+        out_x = centre + side * (width + gap) / 2.0
+        out_y = centre + side * along / 2.0
+        copy, copy_mask = _warp_with_mask(images, masks, affine_rows(a00, a01, a10, a11, centre, centre, out_x, out_y))
+        # l'ovale de l'empreinte (un peu penché comme la copie)
+        du = grid[None, None, :] - out_x[:, None, None]
+        dv = grid[None, :, None] - out_y[:, None, None]
+        across = (cos[:, None, None] * du + sin[:, None, None] * dv) / (width[:, None, None] / 2.0)
+        lengthwise = (-sin[:, None, None] * du + cos[:, None, None] * dv) / (length[:, None, None] / 2.0)
+        oval = tf.cast(across ** 2 + lengthwise ** 2 <= 1.0, tf.float32)[..., None]
+        copies.append((copy * oval, copy_mask * oval))
     return tf.maximum(copies[0][0], copies[1][0]), tf.maximum(copies[0][1], copies[1][1])
 
 
@@ -161,19 +230,22 @@ def photo_lighting(images):
 
 
 def photo_like_batch(images, labels, pair_probability=0.5, rotation=10.0, flip=True, lighting=True,
-                     size_jitter=0.08, shift=1.0):
+                     size_jitter=0.08, shift=1.0, from_above=0.5):
     """Un lot de Fashion-MNIST (n, 28, 28, 1) dans [0, 1], étiquettes one-hot -> le même lot tel
-    que la préparation « premier_plan » le produirait d'une photo (voir le début de la section)."""
+    que la préparation « premier_plan » le produirait d'une photo (voir le début de la section).
+    Une chaussure sur pair_probability devient une paire, vue de dessus une fois sur from_above."""
     masks = tf.cast(images > FOREGROUND_LEVEL, tf.float32)
     turned, turned_masks = turn_and_flip(images, masks, rotation=rotation, flip=flip)
     if pair_probability > 0:
         classes = tf.argmax(labels, axis=1, output_type=tf.int32)
         is_shoe = tf.reduce_any(tf.equal(classes[:, None], tf.constant(SHOE_CLASSES)[None, :]), axis=1)
         paired = is_shoe & (tf.random.uniform(tf.shape(is_shoe)) < pair_probability)
-        where = tf.where(paired)                                   # les paires, seules calculées
-        pairs, pair_masks = shoe_pairs(tf.gather_nd(images, where), tf.gather_nd(masks, where))
-        turned = tf.tensor_scatter_nd_update(turned, where, pairs)
-        turned_masks = tf.tensor_scatter_nd_update(turned_masks, where, pair_masks)
+        above = tf.random.uniform(tf.shape(is_shoe)) < from_above
+        for make_pairs, chosen in ((shoe_pairs, paired & ~above), (shoe_pairs_from_above, paired & above)):
+            where = tf.where(chosen)                               # les paires, seules calculées
+            pairs, pair_masks = make_pairs(tf.gather_nd(images, where), tf.gather_nd(masks, where))
+            turned = tf.tensor_scatter_nd_update(turned, where, pairs)
+            turned_masks = tf.tensor_scatter_nd_update(turned_masks, where, pair_masks)
     framed, framed_masks = frame_like_photos(turned, turned_masks, size_jitter=size_jitter, shift=shift)
     if lighting:
         framed = photo_lighting(framed)

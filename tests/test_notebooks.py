@@ -85,6 +85,19 @@ def test_classification_quick_run_reports_accuracies_above_chance(quick_classifi
     assert count_images(notebook) >= 10  # courbes, exemples, matrice de confusion, erreurs
 
 
+def stderr_outputs(notebook):
+    """Les sorties d'erreur (stderr) des cellules : un élève ne doit pas en voir."""
+    return [out for cell in notebook["cells"] for out in cell.get("outputs", [])
+            if out.get("output_type") == "stream" and out.get("name") == "stderr"]
+
+
+def test_classification_quick_run_writes_nothing_on_stderr(quick_classification):
+    """Aucun avertissement dans les cellules : ce que l'exécution rapide montre, une exécution
+    complète le montrerait aussi, en rouge, à l'élève."""
+    _, notebook = quick_classification
+    assert stderr_outputs(notebook) == []
+
+
 def test_classification_quick_run_fine_tunes_on_dev_photos_and_measures_holdout(quick_classification):
     model_dir, notebook = quick_classification
     photos = model_dir.parent / "photos"
@@ -227,9 +240,7 @@ def test_committed_notebooks_carry_no_machine_path_and_no_stderr(name):
     notebook = json.loads(text)
     assert not [cell for cell in notebook["cells"] if "injected-parameters" in cell.get("metadata", {}).get("tags", [])]
     assert not re.search(r"(/work/|/home/|/root/|/tmp/|[A-Z]:\\\\Users)", text), "chemin de machine"
-    stderr = [out for cell in notebook["cells"] for out in cell.get("outputs", [])
-              if out.get("output_type") == "stream" and out.get("name") == "stderr"]
-    assert stderr == []
+    assert stderr_outputs(notebook) == []
     assert not [out for cell in notebook["cells"] for out in cell.get("outputs", []) if out.get("output_type") == "error"]
 
 

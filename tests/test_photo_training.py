@@ -95,6 +95,33 @@ def test_shoe_pairs_makes_two_touching_copies():
     assert masks.shape == (16, 28, 28, 1)
 
 
+def test_fill_columns_stretches_each_used_column_over_the_whole_height():
+    boots = boot_batch()
+    filled, masks = photo_training.fill_columns(tf.constant(boots), tf.constant((boots > 0).astype(np.float32)))
+    filled, masks = filled.numpy()[0, :, :, 0], masks.numpy()[0, :, :, 0]
+    assert masks[:, 2:26].min() == 1 and masks[:, :2].max() == 0 and masks[:, 26:].max() == 0
+    np.testing.assert_allclose(filled[:, 5], 0.8, atol=1e-5)       # pied seul : la semelle, étirée
+    assert filled[0, 20] == pytest.approx(0.6) and filled[27, 20] == pytest.approx(0.8)   # tige en haut, semelle en bas
+
+
+def test_shoe_pairs_from_above_makes_two_separate_upright_soles():
+    """Vue de dessus : deux empreintes séparées, côte à côte, chacune plus longue que large, pointe
+    en haut ou en bas (la longueur de la botte devient verticale)."""
+    tf.random.set_seed(2)
+    boots = np.repeat(boot_batch(), 16, axis=0)
+    pairs, masks = photo_training.shoe_pairs_from_above(tf.constant(boots), tf.constant((boots > 0).astype(np.float32)))
+    for pair in pairs.numpy()[..., 0]:
+        labels, count = ndi.label(pair > 0.05)
+        assert count == 2                                           # séparées d'un à trois pixels
+        boxes = ndi.find_objects(labels)
+        heights = [box[0].stop - box[0].start for box in boxes]
+        widths = [box[1].stop - box[1].start for box in boxes]
+        assert min(heights) > 1.5 * max(widths)                     # debout, amincies
+        centres = sorted((box[1].start + box[1].stop) / 2 for box in boxes)
+        assert centres[1] - centres[0] >= max(widths)               # côte à côte, pas l'une sur l'autre
+    assert masks.shape == (16, 28, 28, 1)
+
+
 def test_photo_like_batch_pairs_only_shoes():
     """Avec une probabilité de paire de 1, un T-shirt reste seul et une botte devient une paire."""
     images = np.concatenate([rectangle_batch(top=4, bottom=24, left=6, right=22), boot_batch()])
