@@ -160,7 +160,7 @@ def shoe_pairs_from_above(images, masks, length_scale=1.25):
     """Une paire vue de dessus, comme sur la plupart des photos de chaussures posées au sol : chaque
     chaussure de profil (pointe à gauche) devient une empreinte (fill_columns, puis un ovale de 30 à
     45 % de sa longueur en largeur), redressée pointe en haut ou en bas ; deux copies, la seconde en
-    miroir, côte à côte et presque parallèles, séparées de deux ou trois pixels."""
+    miroir, côte à côte et presque parallèles, séparées de 1,5 à 3,5 pixels."""
     n, size = tf.shape(images)[0], images.shape[1]
 
     def uniform(low, high):
@@ -233,7 +233,8 @@ def photo_like_batch(images, labels, pair_probability=0.5, rotation=10.0, flip=T
                      size_jitter=0.08, shift=1.0, from_above=0.5):
     """Un lot de Fashion-MNIST (n, 28, 28, 1) dans [0, 1], étiquettes one-hot -> le même lot tel
     que la préparation « premier_plan » le produirait d'une photo (voir le début de la section).
-    Une chaussure sur pair_probability devient une paire, vue de dessus une fois sur from_above."""
+    Une chaussure devient une paire avec la probabilité pair_probability ; une paire est vue de
+    dessus avec la probabilité from_above, de profil sinon."""
     masks = tf.cast(images > FOREGROUND_LEVEL, tf.float32)
     turned, turned_masks = turn_and_flip(images, masks, rotation=rotation, flip=flip)
     if pair_probability > 0:
