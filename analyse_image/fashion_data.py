@@ -25,6 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+from sklearn.model_selection import train_test_split
 from tqdm.auto import tqdm
 
 from safe_files import write_atomically
@@ -551,3 +552,15 @@ def to_model_input(pixels):
     """Met des pixels (n, 784) de 0 à 255 au format du réseau : (n, 28, 28, 1), float32 entre 0 et 1."""
     images = np.asarray(pixels).reshape(-1, IMAGE_SIZE, IMAGE_SIZE, 1).astype("float32")
     return images / 255.0
+
+
+def lab_arrays(train, test, seed=13):
+    """Les tableaux du carnet tirés des deux tables du labo (label, pixel1..pixel784) : apprentissage
+    coupé 80/20 (random_state=13), images au format du réseau, étiquettes en one-hot (float64, comme
+    keras.utils.to_categorical). Renvoie X_app, X_val, y_app, y_val, X_test, y_test."""
+    one_hot = np.eye(N_CLASSES)
+    y = one_hot[train.iloc[:, 0].to_numpy()]
+    X_app, X_val, y_app, y_val = train_test_split(train.iloc[:, 1:].to_numpy(), y, test_size=0.2,
+                                                  random_state=seed)
+    return (to_model_input(X_app), to_model_input(X_val), y_app, y_val,
+            to_model_input(test.iloc[:, 1:].to_numpy()), one_hot[test.iloc[:, 0].to_numpy()])

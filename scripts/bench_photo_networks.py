@@ -104,18 +104,12 @@ def measure(config, data, photos, photo_classes, n_splits, model_dir):
 
 def load_data(data_dir, rows=None):
     """Fashion-MNIST découpé comme dans le carnet, et ses images de validation et de test au format photo."""
-    import keras
     import fashion_data
     import photo_training
     train_csv, test_csv = fu.ensure_csv_files(data_dir)
     train, test = fu.sample_rows(fu.load_csv(train_csv), rows), fu.load_csv(test_csv)
-    y = keras.utils.to_categorical(train.iloc[:, 0].to_numpy(), 10)
-    X_app, X_val, y_app, y_val = train_test_split(train.iloc[:, 1:].to_numpy(), y, test_size=0.2,
-                                                  random_state=SEED)
-    X_test = fashion_data.to_model_input(test.iloc[:, 1:].to_numpy())
-    y_test = keras.utils.to_categorical(test.iloc[:, 0].to_numpy(), 10)
-    return (fashion_data.to_model_input(X_app), y_app, photo_training.photo_format(fashion_data.to_model_input(X_val)),
-            y_val, photo_training.photo_format(X_test), y_test)
+    X_app, X_val, y_app, y_val, X_test, y_test = fashion_data.lab_arrays(train, test, seed=SEED)
+    return X_app, y_app, photo_training.photo_format(X_val), y_val, photo_training.photo_format(X_test), y_test
 
 
 def main(argv=None):

@@ -499,7 +499,6 @@ def run_worker(config, args):
     import lab_networks
     import keras
     import numpy as np
-    from sklearn.model_selection import train_test_split
     from keras.src.trainers.data_adapters.array_data_adapter import ArrayDataAdapter
     if lever == "autotune":
         # Le get_tf_dataset de Keras, sans le without_autotune que tf_settings lui ajoute.
@@ -511,12 +510,7 @@ def run_worker(config, args):
     loading_seconds = time.perf_counter() - start
 
     train, test = fu.sample_rows(train, args.rows), fu.sample_rows(test, args.test_rows)
-    X = train.iloc[:, 1:].to_numpy()
-    y = keras.utils.to_categorical(train.iloc[:, 0].to_numpy(), 10)
-    X_app, X_val, y_app, y_val = train_test_split(X, y, test_size=0.2, random_state=SEED)
-    X_app, X_val = fashion_data.to_model_input(X_app), fashion_data.to_model_input(X_val)
-    X_test = fashion_data.to_model_input(test.iloc[:, 1:].to_numpy())
-    y_test = keras.utils.to_categorical(test.iloc[:, 0].to_numpy(), 10)
+    X_app, X_val, y_app, y_val, X_test, y_test = fashion_data.lab_arrays(train, test, seed=SEED)
 
     if spec.get("after") == "idg":
         # Comme dans le carnet : un autre réseau vient d'apprendre avec ImageDataGenerator.

@@ -7,7 +7,9 @@ from pathlib import Path
 import fashion_data
 from conftest import local_http_server
 import numpy as np
+import pandas as pd
 import pytest
+from sklearn.model_selection import train_test_split
 
 REAL_IDX_DIR = Path(os.environ.get(fashion_data.IDX_DIR_ENV_VAR) or
                     Path(__file__).resolve().parents[2] / "shared/data/fashion-mnist")
@@ -472,3 +474,24 @@ def test_to_model_input_reshapes_and_scales_pixels():
     assert images.shape == (2, 28, 28, 1) and images.dtype == np.float32
     assert images[0, 0, 0, 0] == 1.0 and images[1, 27, 27, 0] == pytest.approx(0.2)
     assert images.sum() == pytest.approx(1.2)
+
+
+def test_lab_arrays_split_like_the_notebook():
+    rng = np.random.default_rng(0)
+    labels = np.arange(50) % 10
+    train = pd.DataFrame(np.column_stack([labels, rng.integers(0, 256, (50, 784))]))
+    test = pd.DataFrame(np.column_stack([labels[:7], rng.integers(0, 256, (7, 784))]))
+    X_app, X_val, y_app, y_val, X_test, y_test = fashion_data.lab_arrays(train, test)
+    assert X_app.shape == (40, 28, 28, 1) and X_val.shape == (10, 28, 28, 1) and X_test.shape == (7, 28, 28, 1)
+    assert X_app.dtype == np.float32 and 0.0 <= X_app.min() and X_app.max() <= 1.0
+    assert y_app.shape == (40, 10) and np.all(y_app.sum(axis=1) == 1)
+    np.testing.assert_array_equal(y_test.argmax(axis=1), labels[:7])
+    # le partage du carnet : train_test_split(..., test_size=0.2, random_state=13)
+    kept, held = train_test_split(np.arange(50), test_size=0.2, random_state=13)
+    np.testing.assert_array_equal(np.rint(X_app.reshape(40, -1) * 255), train.iloc[kept, 1:].to_numpy())
+    np.testing.assert_array_equal(y_app.argmax(axis=1), labels[kept])
+    np.testing.assert_array_equal(y_val.argmax(axis=1), labels[held])
+    again = fashion_data.lab_arrays(train, test)
+    np.testing.assert_array_equal(again[0], X_app)
+    other = fashion_data.lab_arrays(train, test, seed=14)
+    assert not np.array_equal(other[0], X_app)
