@@ -66,6 +66,11 @@ def stretch_batch_contrast(images, masks, floor=0.2, low_percentile=2.0, high_pe
     return tf.where(masks > 0.5, stretched, tf.zeros_like(images))
 
 
+def _uniform(n, low, high):
+    """n tirages au hasard entre low et high (un par image du lot)."""
+    return tf.random.uniform((n,), low, high)
+
+
 def frame_like_photos(images, masks, content_size=24, size_jitter=0.0, shift=0.0):
     """Recadre chaque vêtement comme garment_to_28 : plus grand côté du masque à content_size
     pixels (± size_jitter, en fraction), centre de masse au centre (± shift pixels)."""
@@ -77,10 +82,10 @@ def frame_like_photos(images, masks, content_size=24, size_jitter=0.0, shift=0.0
     total = tf.reduce_sum(weights, axis=[1, 2])
     centre_y = tf.reduce_sum(weights * index[None, :, None], axis=[1, 2]) / total
     centre_x = tf.reduce_sum(weights * index[None, None, :], axis=[1, 2]) / total
-    scale = longest / (content_size * (1.0 + tf.random.uniform((n,), -size_jitter, size_jitter)))
+    scale = longest / (content_size * (1.0 + _uniform(n, -size_jitter, size_jitter)))
     centre = (size - 1) / 2.0
-    offset_x = centre + tf.random.uniform((n,), -shift, shift)
-    offset_y = centre + tf.random.uniform((n,), -shift, shift)
+    offset_x = centre + _uniform(n, -shift, shift)
+    offset_y = centre + _uniform(n, -shift, shift)
     zeros = tf.zeros_like(scale)
     return _warp_with_mask(images, masks, affine_rows(scale, zeros, zeros, scale,
                                                        centre_x, centre_y, offset_x, offset_y))
@@ -90,12 +95,18 @@ def turn_and_flip(images, masks, rotation=10.0, flip=True):
     """Rotation aléatoire (± rotation degrés) et, une fois sur deux si flip, miroir horizontal :
     sur une photo, une chaussure pointe à gauche ou à droite, un vêtement penche."""
     n, size = tf.shape(images)[0], images.shape[1]
-    theta = tf.random.uniform((n,), -1.0, 1.0) * math.radians(rotation)
-    mirror = tf.where(tf.random.uniform((n,)) < 0.5, -1.0, 1.0) if flip else tf.ones((n,))
+    theta = _uniform(n, -1.0, 1.0) * math.radians(rotation)
+    mirror = tf.where(_uniform(n, 0.0, 1.0) < 0.5, -1.0, 1.0) if flip else tf.ones((n,))
     cos, sin = tf.cos(theta), tf.sin(theta)
     a00, a01, a10, a11 = cos * mirror, -sin, sin * mirror, cos
     centre = (size - 1) / 2.0
     return _warp_with_mask(images, masks, affine_rows(a00, a01, a10, a11, centre, centre, centre, centre))
+
+
+def _overlay(copies):
+    """Deux copies (image, masque) d'une chaussure posées l'une sur l'autre : une paire."""
+    (first, first_mask), (second, second_mask) = copies
+    return tf.maximum(first, second), tf.maximum(first_mask, second_mask)
 
 
 def shoe_pairs(images, masks):
@@ -104,28 +115,25 @@ def shoe_pairs(images, masks):
     shoe_pairs_from_above)."""
     n, size = tf.shape(images)[0], images.shape[1]
 
-    def uniform(low, high):
-        return tf.random.uniform((n,), low, high)
-
     thickness = _extent(tf.reduce_any(masks[..., 0] > 0.5, axis=2))   # hauteur de la chaussure
-    base = tf.where(uniform(0.0, 1.0) < 0.5, 0.0, math.pi / 2) + uniform(-0.25, 0.25)
+    base = tf.where(_uniform(n, 0.0, 1.0) < 0.5, 0.0, math.pi / 2) + _uniform(n, -0.25, 0.25)
     scale = 2.0                                                         # deux copies à moitié taille
-    gap = thickness / scale * uniform(0.55, 0.95)                       # entre les deux centres
-    along = uniform(-0.15, 0.15) * size / scale                         # l'une un peu devant l'autre
+    gap = thickness / scale * _uniform(n, 0.55, 0.95)                   # entre les deux centres
+    along = _uniform(n, -0.15, 0.15) * size / scale                     # l'une un peu devant l'autre
     across_x, across_y = -tf.sin(base), tf.cos(base)
     along_x, along_y = tf.cos(base), tf.sin(base)
-    second_mirror = tf.where(uniform(0.0, 1.0) < 0.7, -1.0, 1.0)
+    second_mirror = tf.where(_uniform(n, 0.0, 1.0) < 0.7, -1.0, 1.0)
     centre = (size - 1) / 2.0
     copies = []
     for side, mirror in ((-0.5, tf.ones((n,))), (0.5, second_mirror)):
-        theta = base + uniform(-0.15, 0.15)
+        theta = base + _uniform(n, -0.15, 0.15)
         cos, sin = tf.cos(theta), tf.sin(theta)
         a00, a01, a10, a11 = cos * scale * mirror, sin * scale, -sin * scale * mirror, cos * scale
         out_x = centre + side * (gap * across_x + along * along_x)
         out_y = centre + side * (gap * across_y + along * along_y)
         copies.append(_warp_with_mask(images, masks,
                                       affine_rows(a00, a01, a10, a11, centre, centre, out_x, out_y)))
-    return tf.maximum(copies[0][0], copies[1][0]), tf.maximum(copies[0][1], copies[1][1])
+    return _overlay(copies)
 
 
 def fill_columns(images, masks):
@@ -163,22 +171,19 @@ def shoe_pairs_from_above(images, masks, length_scale=1.25):
     miroir, côte à côte et presque parallèles, séparées de 1,5 à 3,5 pixels."""
     n, size = tf.shape(images)[0], images.shape[1]
 
-    def uniform(low, high):
-        return tf.random.uniform((n,), low, high)
-
     images, masks = fill_columns(images, masks)
     length = _extent(tf.reduce_any(masks[..., 0] > 0.5, axis=1)) / length_scale   # en sortie
-    width = uniform(0.30, 0.45) * length
+    width = _uniform(n, 0.30, 0.45) * length
     height_scale = size / width                                     # toute la hauteur -> width
-    toe = tf.where(uniform(0.0, 1.0) < 0.5, -1.0, 1.0)               # pointe en haut ou en bas
-    gap = uniform(1.5, 3.5)
-    along = uniform(-0.1, 0.1) * length                             # l'une un peu devant l'autre
-    tilt = uniform(-0.1, 0.1)                                       # la paire un peu penchée
+    toe = tf.where(_uniform(n, 0.0, 1.0) < 0.5, -1.0, 1.0)          # pointe en haut ou en bas
+    gap = _uniform(n, 1.5, 3.5)
+    along = _uniform(n, -0.1, 0.1) * length                         # l'une un peu devant l'autre
+    tilt = _uniform(n, -0.1, 0.1)                                   # la paire un peu penchée
     centre = (size - 1) / 2.0
     grid = tf.range(size, dtype=tf.float32)
     copies = []
     for side, mirror in ((-1.0, 1.0), (1.0, -1.0)):
-        theta = tilt + uniform(-0.03, 0.03)                         # presque parallèles
+        theta = tilt + _uniform(n, -0.03, 0.03)                     # presque parallèles
         cos, sin = tf.cos(theta), tf.sin(theta)
         # sortie (u, v) -> entrée : x le long de la chaussure (vertical en sortie), y en travers
         a00, a01 = -sin * length_scale * toe, cos * length_scale * toe
@@ -193,7 +198,7 @@ def shoe_pairs_from_above(images, masks, length_scale=1.25):
         lengthwise = (-sin[:, None, None] * du + cos[:, None, None] * dv) / (length[:, None, None] / 2.0)
         oval = tf.cast(across ** 2 + lengthwise ** 2 <= 1.0, tf.float32)[..., None]
         copies.append((copy * oval, copy_mask * oval))
-    return tf.maximum(copies[0][0], copies[1][0]), tf.maximum(copies[0][1], copies[1][1])
+    return _overlay(copies)
 
 
 def gaussian_blur(images):
