@@ -28,6 +28,11 @@ from photo_files import (DEFAULT_MAX_PIXELS, PhotoError, check_photo_usable, con
                          list_photos,
                          open_photo, open_photo_upright, photos_for_fine_tuning)
 
+#: Taille (plus grand côté, en pixels) de la photo réduite où GrabCut cherche le vêtement. 240 plutôt
+#: que 160 : mesuré sur la moitié « dev » de photos-dev (trois découpages), le détourage plus fin
+#: reconnaît un peu mieux les vêtements après l'affinage (0,738 contre 0,731), pour 95 ms de
+#: préparation par photo au lieu de 54.
+WORK_SIZE = 240
 
 # ---------------------------------------------------------------------------
 # La préparation du labo (Pillow)
@@ -161,7 +166,7 @@ def main_central_components(mask, central=0.5, keep_share=0.3):
     return ndi.binary_fill_holes(np.isin(labels, kept))
 
 
-def foreground_mask(rgb, work_size=160, iterations=4, margin=0.05):
+def foreground_mask(rgb, work_size=WORK_SIZE, iterations=4, margin=0.05):
     """Masque booléen du vêtement par GrabCut (OpenCV), sur la photo réduite à work_size pixels.
 
     GrabCut part d'un rectangle central (margin de chaque côté : probablement le fond) et sépare
@@ -240,7 +245,7 @@ def garment_to_28(intensity, mask, content_size=24, canvas_size=IMAGE_SIZE):
     return center_by_mass(small, canvas_size)
 
 
-def garment_region(image_path, work_size=160, worn=False, max_pixels=DEFAULT_MAX_PIXELS):
+def garment_region(image_path, work_size=WORK_SIZE, worn=False, max_pixels=DEFAULT_MAX_PIXELS):
     """La région de la photo donnée au modèle : (photo réduite à work_size pixels, en RGB ;
     masque booléen du vêtement ; gris de la photo réduite).
 
@@ -258,7 +263,7 @@ def garment_region(image_path, work_size=160, worn=False, max_pixels=DEFAULT_MAX
     return small, mask, gray
 
 
-def prepare_foreground(image_path, content_size=24, floor=0.2, work_size=160, max_pixels=DEFAULT_MAX_PIXELS):
+def prepare_foreground(image_path, content_size=24, floor=0.2, work_size=WORK_SIZE, max_pixels=DEFAULT_MAX_PIXELS):
     """Photo au fond encombré -> (28, 28) float32 dans [0, 1] : le vêtement seul, clair, fond à 0.
 
     Vêtement séparé du fond par GrabCut (foreground_mask), intensité inversée et étirée
@@ -269,7 +274,7 @@ def prepare_foreground(image_path, content_size=24, floor=0.2, work_size=160, ma
     return garment_to_28(garment_intensity(gray, mask, floor=floor), mask, content_size=content_size)
 
 
-def prepare_garment(image_path, content_size=24, floor=0.2, work_size=160, max_pixels=DEFAULT_MAX_PIXELS):
+def prepare_garment(image_path, content_size=24, floor=0.2, work_size=WORK_SIZE, max_pixels=DEFAULT_MAX_PIXELS):
     """Comme prepare_foreground, et en plus : sur une photo où une personne porte le vêtement,
     le vêtement de son buste seul (sans tête, peau ni jean) ; un objet couché qui pointe vers la
     droite (une chaussure vue de côté) retourné vers la gauche, comme dans Fashion-MNIST."""
@@ -283,7 +288,7 @@ def prepare_lab(image_path, **kwargs):
     return load_and_preprocess_image(image_path, **kwargs)[0, :, :, 0]
 
 
-def region_picture(image_path, preparation="premier_plan", work_size=160, max_pixels=DEFAULT_MAX_PIXELS):
+def region_picture(image_path, preparation="premier_plan", work_size=WORK_SIZE, max_pixels=DEFAULT_MAX_PIXELS):
     """La photo (réduite à work_size pixels, RGB) où ce que la préparation ne donne pas au modèle
     est assombri et grisé : le masque du vêtement pour « premier_plan » et « vetement_seul », la
     boîte rognée pour « fashion_mnist », toute la photo pour « labo »."""
@@ -318,7 +323,7 @@ PREPARATIONS = {
 
 #: Version de chaque préparation, dans la clé du cache (photo_cache) : à augmenter quand une
 #: préparation ou une fonction qu'elle appelle change ce qu'elle produit.
-PREPARATION_VERSIONS = {"labo": 1, "fashion_mnist": 1, "premier_plan": 1, "vetement_seul": 3}
+PREPARATION_VERSIONS = {"labo": 1, "fashion_mnist": 1, "premier_plan": 2, "vetement_seul": 4}
 
 
 #: En deçà de cet écart entre ses pixels le plus clair et le plus sombre, une image préparée est unie.

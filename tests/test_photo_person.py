@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw
 sys.path.insert(0, str(ROOT / "scripts"))
 import worn_figures as figures  # noqa: E402
 
-WORK = 160                                            # taille de travail de garment_region
+WORK = photo_preparation.WORK_SIZE                     # taille de travail de garment_region
 
 
 def scaled_box(box, size=WORK):

@@ -548,18 +548,20 @@ def test_prepare_photos_says_no_garment_was_found_on_a_uniform_photo(tmp_path, v
 
 def test_region_picture_shows_what_the_model_is_given(tmp_path):
     path = tmp_path / "veste.png"
-    block_image(size=(120, 160), box=(30, 40, 90, 120), fg=(40, 40, 40), bg=(230, 230, 230), mode="RGB").save(path)
+    k = photo_preparation.WORK_SIZE // 40                      # photo de 30k x 40k pixels : la taille de travail
+    block_image(size=(30 * k, 40 * k), box=(7 * k, 10 * k, 23 * k, 30 * k), fg=(40, 40, 40), bg=(230, 230, 230),
+                mode="RGB").save(path)
     kept = photo_preparation.region_picture(path, "premier_plan")
-    assert kept.size == (120, 160)
+    assert kept.size == (30 * k, 40 * k)
     pixels = np.asarray(kept).astype(int)
-    assert (pixels[80, 60] == 40).all()                        # le vêtement, tel quel
+    assert (pixels[20 * k, 15 * k] == 40).all()                # le vêtement, tel quel
     assert (pixels[5, 5] < 0.5 * 230).all()                    # le fond, assombri
-    assert (pixels[40:121, 30:91] == (255, 200, 0)).all(axis=2).any()   # le bord de la région, en couleur
+    assert (pixels[10 * k:30 * k + 1, 7 * k:23 * k + 1] == (255, 200, 0)).all(axis=2).any()   # le bord de la région, en couleur
     whole = np.asarray(photo_preparation.region_picture(path, "labo")).astype(int)
     assert (whole[5:-5, 5:-5] == pixels[5:-5, 5:-5]).all(axis=2).mean() < 0.5
     assert (whole[5, 5] == 230).all()                          # le labo garde toute la photo
     trimmed = np.asarray(photo_preparation.region_picture(path, "fashion_mnist")).astype(int)
-    assert (trimmed[5, 5] < 0.5 * 230).all() and (trimmed[80, 60] == 40).all()
+    assert (trimmed[5, 5] < 0.5 * 230).all() and (trimmed[20 * k, 15 * k] == 40).all()
 
 
 def test_many_photos_are_prepared_in_parallel_with_the_same_results(tmp_path):
