@@ -25,7 +25,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-from sklearn.model_selection import train_test_split
 from tqdm.auto import tqdm
 
 from safe_files import write_atomically
@@ -558,6 +557,9 @@ def lab_arrays(train, test, seed=13):
     """Les tableaux du carnet tirés des deux tables du labo (label, pixel1..pixel784) : apprentissage
     coupé 80/20 (random_state=13), images au format du réseau, étiquettes en one-hot (float64, comme
     keras.utils.to_categorical). Renvoie X_app, X_val, y_app, y_val, X_test, y_test."""
+    # importé ici : fashion_data est importé par chaque processus qui prépare des photos, et
+    # sklearn.model_selection y coûterait près d'une seconde au démarrage pour rien
+    from sklearn.model_selection import train_test_split
     one_hot = np.eye(N_CLASSES)
     y = one_hot[train.iloc[:, 0].to_numpy()]
     X_app, X_val, y_app, y_val = train_test_split(train.iloc[:, 1:].to_numpy(), y, test_size=0.2,
