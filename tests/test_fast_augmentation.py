@@ -33,6 +33,27 @@ def test_lab_augmented_batches_with_zero_ranges_is_a_shuffle(tiny_data):
     np.testing.assert_array_equal(batch_labels[order], labels[expected])
 
 
+@pytest.mark.parametrize("count, batch_size, sizes", [(70, 32, [32, 32, 6]), (64, 32, [32, 32]), (5, 32, [5])])
+def test_shuffled_batches_show_each_image_once_per_epoch_in_a_new_order(count, batch_size, sizes):
+    images = np.arange(count, dtype=np.float32).reshape(count, 1, 1, 1) * np.ones((1, 28, 28, 1), np.float32)
+    labels = np.eye(10, dtype=np.float32)[np.arange(count) % 10]
+    dataset = fa.shuffled_batches(images, labels, lambda x, y: (x, y), batch_size=batch_size, seed=5)
+    assert int(dataset.cardinality()) == len(sizes)     # connu d'avance : fit() s'en sert dès la 1re époque
+    epochs = []
+    for _ in range(2):
+        batches = list(dataset)
+        assert [len(x) for x, _ in batches] == sizes
+        order = np.concatenate([np.asarray(x)[:, 0, 0, 0] for x, _ in batches]).astype(int)
+        labels_seen = np.concatenate([np.asarray(y).argmax(1) for _, y in batches])
+        assert sorted(order) == list(range(count))                # chaque image une fois
+        np.testing.assert_array_equal(labels_seen, order % 10)    # avec son étiquette
+        epochs.append(order)
+    assert count < 10 or not np.array_equal(epochs[0], epochs[1])  # un autre ordre à l'époque suivante
+    again = np.concatenate([np.asarray(x)[:, 0, 0, 0] for x, _ in
+                            fa.shuffled_batches(images, labels, lambda x, y: (x, y), batch_size=batch_size, seed=5)])
+    np.testing.assert_array_equal(again.astype(int), epochs[0])   # même graine, même ordre
+
+
 def test_lab_augmented_shifts_stay_within_the_lab_range():
     square = np.zeros((200, 28, 28, 1), np.float32)
     square[:, 10:18, 10:18] = 1.0
