@@ -308,22 +308,43 @@ def fine_tuning_batches(photos, photo_labels, images, labels, batch_size=32, see
     return without_autotune(tf.data.Dataset.zip(real, fashion).map(join).prefetch(tf.data.AUTOTUNE))
 
 
+def first_block(model):
+    """Les couches du premier bloc du réseau, celles d'avant son premier MaxPooling2D (deux
+    convolutions et leur normalisation dans le réseau à 4 convolutions)."""
+    block = []
+    for layer in model.layers:
+        if isinstance(layer, layers.MaxPooling2D):
+            break
+        block.append(layer)
+    return block
+
+
 def fine_tuned_copy(model, photos, photo_labels, images, labels, epochs=20, learning_rate=3e-4,
                     batch_size=32, seed=13, **fit_options):
     """Une copie de model (déjà entraîné) affinée sur de vraies photos avec fine_tuning_batches ;
     model lui-même ne change pas. Une époque montre chaque photo environ 4 fois, avec un pas
-    d'apprentissage plus petit qu'au départ. Renvoie (copie, historique, secondes)."""
+    d'apprentissage plus petit qu'au départ. Le premier bloc (first_block) reste gelé pendant
+    l'affinage : ses filtres repèrent bords et textures, utiles aux photos comme à Fashion-MNIST ; la
+    copie rendue a de nouveau toutes ses couches entraînables (et l'optimiseur qui va avec, pour être
+    sauvegardée et relue comme les autres modèles). Renvoie (copie, historique, secondes)."""
     if len(photos) == 0:
         raise ValueError("Aucune vraie photo pour l'affinage : il en faut au moins une par classe à apprendre.")
     keras.utils.set_random_seed(seed)
     tuned = keras.models.clone_model(model)
     tuned.set_weights(model.get_weights())
+    frozen = first_block(tuned)
+    for layer in frozen:
+        layer.trainable = False
     lab_networks.compile_model(tuned, learning_rate)
     steps = math.ceil(4 * len(photos) / batch_size)
     dataset = fine_tuning_batches(photos, photo_labels, images, labels, batch_size=batch_size, seed=seed)
     start = time.perf_counter()
     history = tuned.fit(dataset, epochs=epochs, steps_per_epoch=steps, **fit_options)
     seconds = time.perf_counter() - start
+    for layer in frozen:
+        layer.trainable = True
+    lab_networks.compile_model(tuned, learning_rate)     # optimiseur de toutes les couches, comme au rechargement
+    tuned.optimizer.build(tuned.trainable_variables)
     return tuned, history, seconds
 
 

@@ -220,6 +220,22 @@ def test_fine_tuned_copy_learns_the_photos_and_leaves_the_model_alone():
     assert tuned is not model
 
 
+def test_fine_tuned_copy_keeps_the_first_block_frozen():
+    import keras
+    keras.utils.set_random_seed(0)
+    model = lab_networks.compile_model(lab_networks.build_cnn_4conv())
+    assert [type(layer).__name__ for layer in photo_training.first_block(model)] == [
+        "Conv2D", "BatchNormalization", "Conv2D", "BatchNormalization"]
+    photos = np.concatenate([bars(8, True), bars(8, False)])
+    classes = np.array([3] * 8 + [5] * 8)
+    tuned, _, _ = photo_training.fine_tuned_copy(model, photos, one_hot(classes), photos, one_hot(classes),
+                                                 epochs=2, batch_size=8, verbose=0)
+    for before, after in zip(model.layers, tuned.layers):
+        same = all(np.array_equal(a, b) for a, b in zip(before.get_weights(), after.get_weights()))
+        assert same == (before in photo_training.first_block(model) or not before.get_weights())
+    assert all(layer.trainable for layer in tuned.layers)          # la copie rendue est ordinaire
+
+
 def test_show_photo_like_examples_rows(no_show):
     images = np.concatenate([rectangle_batch(10), boot_batch()])
     labels = np.arange(11) % 10
